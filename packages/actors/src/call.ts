@@ -1,0 +1,122 @@
+import type { Clock, TimerHandle } from './clock.js';
+import type { Pid } from './pid.js';
+import type { Proc } from './process.js';
+import { describeDest } from './describe.js';
+import { CallExitError, CallTimeoutError, NoProcError, type ExitReason } from './reasons.js';
+
+/**
+ * Identifies a pending call: the server replies to it, now (a `reply` result)
+ * or later (`reply(from, value)` after returning `noreply`). A reply after the
+ * caller gave up (timeout, or the server died) is discarded; it never reaches
+ * any mailbox. Replying twice is a no-op.
+ *
+ * While pending, a `From` sits in its server's intrusive list of in-flight
+ * calls, so that a server that exits rejects every call waiting on it at once,
+ * whatever the timeout (`Infinity` included).
+ */
+export class From<R = unknown> {
+  /** @internal */ done = false;
+  /** @internal */ timer: TimerHandle | null = null;
+  /** @internal */ clock: Clock | null = null;
+  /** @internal */ timeoutMs = 0;
+  /** @internal */ prev: From | null = null;
+  /** @internal */ next: From | null = null;
+  /** @internal */ resolve: (value: R) => void = noop;
+  /** @internal */ reject: (error: unknown) => void = noop;
+
+  /** @internal */
+  constructor(
+    /** The calling process, or null for a call from outside any process. */
+    readonly caller: Pid | null,
+    /** The request as sent. */
+    readonly request: unknown,
+    /** @internal The server the call waits on; null once settled. */
+    public server: Proc | null,
+    /** @internal How the caller named the server. */
+    readonly dest: unknown,
+  ) {}
+
+  /** @internal How the caller named the server, for error messages. */
+  get target(): string {
+    return describeDest(this.dest);
+  }
+
+  /** Whether the caller is still waiting for a reply. */
+  get pending(): boolean {
+    return !this.done;
+  }
+}
+
+function noop(): void {}
+
+/** Adds `from` to its server's list of in-flight calls. */
+export function trackCall(server: Proc, from: From): void {
+  const head = server.inflight;
+  from.next = head;
+  if (head !== null) head.prev = from;
+  server.inflight = from;
+}
+
+function untrack<R>(from: From<R>): void {
+  const server = from.server;
+  if (server === null) return;
+  if (from.prev !== null) from.prev.next = from.next;
+  else server.inflight = from.next;
+  if (from.next !== null) from.next.prev = from.prev;
+  from.prev = from.next = null;
+  from.server = null;
+}
+
+function finish<R>(from: From<R>): void {
+  from.done = true;
+  untrack(from);
+  const timer = from.timer;
+  if (timer !== null) {
+    from.timer = null;
+    from.clock!.clearTimeout(timer);
+  }
+}
+
+/** Settles `from` with a reply. Returns false if the caller was no longer waiting. */
+export function settleReply<R>(from: From<R>, value: R): boolean {
+  if (from.done) return false;
+  finish(from);
+  from.resolve(value);
+  return true;
+}
+
+/** Settles `from` with an error. Returns false if it was already settled. */
+export function settleError(from: From, error: unknown): boolean {
+  if (from.done) return false;
+  finish(from);
+  from.reject(error);
+  return true;
+}
+
+/** Starts the timeout of a call; at expiry the call rejects with `CallTimeoutError`. */
+export function armCallTimer(from: From, clock: Clock, timeoutMs: number): void {
+  from.clock = clock;
+  from.timeoutMs = timeoutMs;
+  from.timer = clock.setTimeout(onCallTimeout, timeoutMs, from);
+}
+
+function onCallTimeout(from: From): void {
+  if (from.done) return;
+  from.timer = null;
+  const server = from.server;
+  settleError(from, new CallTimeoutError(from.target, from.timeoutMs));
+  server?.system.noteCallTimeout(from.target, from.timeoutMs);
+}
+
+/** Rejects every call waiting on `server`, which is exiting with `reason`. */
+export function rejectInflight(server: Proc, reason: ExitReason): void {
+  let from = server.inflight;
+  while (from !== null) {
+    const next = from.next;
+    const error =
+      reason === 'noproc' ? new NoProcError(from.target) : new CallExitError(from.target, reason);
+    settleError(from, error);
+    from = next;
+  }
+  server.inflight = null;
+}

@@ -1,0 +1,102 @@
+/**
+ * The source of time for the runtime. Timeouts, timers and supervisor restart
+ * windows read it, so tests can inject `SimulatedClock` and make them
+ * deterministic.
+ */
+export interface Clock {
+  /** Milliseconds on a monotonic scale (not wall-clock time). */
+  now(): number;
+  /** Runs `callback(arg)` once after `ms` milliseconds. */
+  setTimeout<A>(callback: (arg: A) => void, ms: number, arg: A): TimerHandle;
+  /** Cancels a timer made by `setTimeout`; a no-op once it fired. */
+  clearTimeout(handle: TimerHandle): void;
+}
+
+/** Opaque handle for a clock timer. */
+export type TimerHandle = { readonly __timer: true } | object;
+
+/** The real clock: `performance.now()` and Node's timers. Timers are unref'd. */
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  setTimeout<A>(callback: (arg: A) => void, ms: number, arg: A): TimerHandle {
+    const t = setTimeout(callback, ms, arg);
+    t.unref();
+    return t;
+  },
+  clearTimeout(handle: TimerHandle): void {
+    clearTimeout(handle as ReturnType<typeof setTimeout>);
+  },
+};
+
+interface SimTimer {
+  at: number;
+  seq: number;
+  callback: (arg: unknown) => void;
+  arg: unknown;
+  cancelled: boolean;
+}
+
+/**
+ * A clock that only moves when told to. `advance(ms)` fires, in time order,
+ * every timer due within the window; a callback that sets a new timer inside
+ * the window sees it fire in the same `advance`.
+ */
+export class SimulatedClock implements Clock {
+  private time: number;
+  private seq = 0;
+  private timers: SimTimer[] = [];
+
+  constructor(start = 0) {
+    this.time = start;
+  }
+
+  now(): number {
+    return this.time;
+  }
+
+  setTimeout<A>(callback: (arg: A) => void, ms: number, arg: A): TimerHandle {
+    const timer: SimTimer = {
+      at: this.time + Math.max(0, ms),
+      seq: this.seq++,
+      callback: callback as (arg: unknown) => void,
+      arg,
+      cancelled: false,
+    };
+    this.timers.push(timer);
+    return timer;
+  }
+
+  clearTimeout(handle: TimerHandle): void {
+    const timer = handle as SimTimer;
+    timer.cancelled = true;
+    const i = this.timers.indexOf(timer);
+    if (i >= 0) this.timers.splice(i, 1);
+  }
+
+  /** Timers not yet fired nor cancelled. */
+  pending(): number {
+    return this.timers.length;
+  }
+
+  /** Moves time forward by `ms`, firing due timers in order. */
+  advance(ms: number): void {
+    const end = this.time + ms;
+    for (;;) {
+      const next = this.nextDue(end);
+      if (next === undefined) break;
+      this.timers.splice(this.timers.indexOf(next), 1);
+      this.time = next.at;
+      next.callback(next.arg);
+    }
+    this.time = end;
+  }
+
+  private nextDue(end: number): SimTimer | undefined {
+    let best: SimTimer | undefined;
+    for (const t of this.timers) {
+      if (t.at > end) continue;
+      if (best === undefined || t.at < best.at || (t.at === best.at && t.seq < best.seq)) best = t;
+    }
+    return best;
+  }
+}

@@ -1,0 +1,136 @@
+import type { TimerHandle } from './clock.js';
+import { KIND_STOP } from './messages.js';
+import type { Pid, Ref } from './pid.js';
+import type { Proc, ProcessLogic } from './process.js';
+import type { Dest } from './protocol.js';
+import { ActorError, CallTimeoutError } from './reasons.js';
+import type { ActorSystem } from './system.js';
+
+interface Waiter {
+  match: (message: unknown) => boolean;
+  resolve(message: unknown): void;
+  reject(error: unknown): void;
+  timer: TimerHandle | null;
+}
+
+class InboxLogic implements ProcessLogic {
+  constructor(private readonly inbox: Inbox) {}
+
+  handle(proc: Proc, kind: number, payload: unknown): undefined {
+    if (kind === KIND_STOP) proc.system.kill(proc, 'normal');
+    else this.inbox.accept(payload);
+    return undefined;
+  }
+
+  terminate(): undefined {
+    return undefined;
+  }
+
+  describeState(): undefined {
+    return undefined;
+  }
+}
+
+/**
+ * A mailbox for code that is not a process: tests, scripts, the edge of an
+ * application. It owns a real process, so it can be sent to, monitor and
+ * link; `receive` takes the first message that matches (selective receive),
+ * waiting for one if needed.
+ *
+ * Calls sent to an inbox arrive as their `From`, which can be answered with
+ * `GenServer.reply`.
+ */
+export class Inbox {
+  readonly pid: Pid;
+  private readonly queue: unknown[] = [];
+  private readonly waiters: Waiter[] = [];
+  private readonly proc: Proc;
+
+  constructor(private readonly system: ActorSystem) {
+    this.pid = system.spawnLogic(new InboxLogic(this), {});
+    this.proc = this.pid._proc!;
+  }
+
+  /**
+   * Resolves with the oldest queued message that satisfies `match` (any
+   * message if omitted), removing it; waits up to `timeoutMs` (default 5000)
+   * for one to arrive, then rejects with `CallTimeoutError`.
+   */
+  receive<T = unknown>(
+    match: ((message: unknown) => boolean) | ((message: unknown) => message is T) = () => true,
+    timeoutMs = 5000,
+  ): Promise<T> {
+    const i = this.queue.findIndex(match);
+    if (i >= 0) return Promise.resolve(this.queue.splice(i, 1)[0] as T);
+    if (!this.system.isAlive(this.pid)) {
+      return Promise.reject(new ActorError('inbox_closed', `inbox ${this.pid} is closed`));
+    }
+    return new Promise<T>((resolve, reject) => {
+      const waiter: Waiter = {
+        match,
+        resolve: resolve as (m: unknown) => void,
+        reject,
+        timer: null,
+      };
+      if (timeoutMs !== Infinity) {
+        waiter.timer = this.system.clock.setTimeout(
+          (w: Waiter) => {
+            const at = this.waiters.indexOf(w);
+            if (at >= 0) this.waiters.splice(at, 1);
+            w.reject(new CallTimeoutError(`inbox ${this.pid} receive`, timeoutMs));
+          },
+          timeoutMs,
+          waiter,
+        );
+      }
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Removes and returns the oldest matching message, or undefined if none is queued. */
+  tryReceive<T = unknown>(match: (message: unknown) => boolean = () => true): T | undefined {
+    const i = this.queue.findIndex(match);
+    return i >= 0 ? (this.queue.splice(i, 1)[0] as T) : undefined;
+  }
+
+  /** Messages queued and not yet received, oldest first. */
+  get messages(): readonly unknown[] {
+    return this.queue;
+  }
+
+  /** Monitors `dest` from this inbox: its DOWN message arrives here. */
+  monitor(dest: Dest): Ref {
+    return this.proc.monitor(dest);
+  }
+
+  /** Links this inbox's process to `pid`. */
+  link(pid: Pid): void {
+    this.proc.link(pid);
+  }
+
+  /** Sets exit trapping; an inbox that does not trap dies with an abnormal linked exit. */
+  trapExit(flag: boolean): boolean {
+    return this.proc.trapExit(flag);
+  }
+
+  /** Ends the inbox's process; pending receives reject. */
+  close(): void {
+    this.system.kill(this.proc, 'normal');
+    for (const w of this.waiters.splice(0)) {
+      if (w.timer !== null) this.system.clock.clearTimeout(w.timer);
+      w.reject(new ActorError('inbox_closed', `inbox ${this.pid} is closed`));
+    }
+  }
+
+  /** @internal */
+  accept(message: unknown): void {
+    const i = this.waiters.findIndex((w) => w.match(message));
+    if (i < 0) {
+      this.queue.push(message);
+      return;
+    }
+    const [w] = this.waiters.splice(i, 1);
+    if (w!.timer !== null) this.system.clock.clearTimeout(w!.timer);
+    w!.resolve(message);
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * @ratatoskr/actors: an Erlang/OTP-style actor runtime for Node.js.
+ *
+ * Processes with mailboxes, links, monitors and exit signals; GenServer;
+ * supervisors; a registry; timers and tasks. See the package README for the
+ * semantics each export promises.
+ */
+export { ActorSystem } from './system.js';
+export type { SystemOptions, SpawnOptions, ProcessHandler, ProcessInfo } from './system.js';
+export type { Context, ProcessStatus, OverflowPolicy } from './process.js';
+export { Pid, Ref, makeRef, isPid } from './pid.js';
+export { DownMessage, ExitMessage, isDown, isExit } from './messages.js';
+export { From } from './call.js';
+export { Inbox } from './inbox.js';
+export { TimerRef } from './timers.js';
+export { SimulatedClock, systemClock } from './clock.js';
+export type { Clock, TimerHandle } from './clock.js';
+export { nullLogger } from './observability.js';
+export type {
+  Logger,
+  LogRecord,
+  CrashReport,
+  SupervisorReport,
+  TelemetryEvent,
+  TelemetryHook,
+} from './observability.js';
+export { via } from './protocol.js';
+export type {
+  Protocol,
+  AnyProtocol,
+  CallOf,
+  CastOf,
+  ReplyOf,
+  NameResolver,
+  Via,
+  Dest,
+} from './protocol.js';
+export {
+  ActorError,
+  ThrownValueError,
+  NoProcError,
+  CallTimeoutError,
+  CallExitError,
+  CallSelfError,
+  InvalidArgumentError,
+  NameTakenError,
+  MailboxFullError,
+  StartError,
+  isOrderlyExit,
+  isAbnormalExit,
+  formatReason,
+} from './reasons.js';
+export type { ExitReason, ShutdownWith } from './reasons.js';
+export { GenServer, ok, ignore, reply, noreply, stop, BadReturnError } from './gen-server.js';
+export type {
+  NextState,
+  ContinueOption,
+  InitOk,
+  InitStop,
+  InitIgnore,
+  InitResult,
+  Reply,
+  NoReply,
+  Stop,
+  CallResult,
+  NoReplyResult,
+  MaybePromise,
+  StartOptions,
+  Spawner,
+} from './gen-server.js';

@@ -1,0 +1,261 @@
+import type { From } from './call.js';
+import { Mailbox } from './mailbox.js';
+import { KIND_INFO } from './messages.js';
+import type { Pid, Ref } from './pid.js';
+import type { CallOf, Dest, ReplyOf, CastOf } from './protocol.js';
+import type { ExitReason } from './reasons.js';
+import type { ActorSystem, SpawnOptions, ProcessHandler } from './system.js';
+import type { TimerRef } from './timers.js';
+
+/**
+ * Process status, as an explicit union.
+ * - `waiting`: alive, mailbox empty, nothing to do;
+ * - `runnable`: has messages and sits in the run queue;
+ * - `running`: a handler is executing right now (synchronously);
+ * - `suspended`: an async handler is pending; messages keep queueing;
+ * - `exiting`: running its `terminate` callback;
+ * - `dead`: exited.
+ */
+export type ProcessStatus = 'waiting' | 'runnable' | 'running' | 'suspended' | 'exiting' | 'dead';
+
+export const S_WAITING = 0;
+export const S_RUNNABLE = 1;
+export const S_RUNNING = 2;
+export const S_SUSPENDED = 3;
+export const S_EXITING = 4;
+export const S_DEAD = 5;
+
+const STATUS_NAMES: readonly ProcessStatus[] = [
+  'waiting',
+  'runnable',
+  'running',
+  'suspended',
+  'exiting',
+  'dead',
+];
+
+export function statusName(code: number): ProcessStatus {
+  return STATUS_NAMES[code] ?? 'dead';
+}
+
+/** What a bounded mailbox does with a message that finds it full. */
+export type OverflowPolicy = 'reject' | 'drop_newest' | 'drop_oldest' | 'crash';
+
+/**
+ * How a process's logic reads its mailbox. The scheduler calls `handle` for
+ * each entry; a returned promise suspends the process until it settles.
+ * @internal
+ */
+export interface ProcessLogic {
+  handle(proc: Proc, kind: number, payload: unknown): unknown;
+  /**
+   * The process is stopping in an orderly way, or its handler crashed: run
+   * any cleanup (`terminate`) before it dies. May return a promise. Not
+   * called for untrappable kills or untrapped exit signals.
+   */
+  terminate(proc: Proc, reason: ExitReason): unknown;
+  /** A redactable view of the state for crash reports. */
+  describeState(proc: Proc): unknown;
+}
+
+/**
+ * Thrown by `ctx.exit(reason)` to end the calling process with `reason`; the
+ * runtime catches it. Not an error: do not catch it in handlers.
+ */
+export class ExitSignal {
+  constructor(readonly reason: ExitReason) {}
+}
+
+/**
+ * What a handler gets as its context: the process's own identity and the
+ * operations that act on behalf of this process (links, monitors and exit
+ * signals need to know who is asking).
+ *
+ * Context methods called after the process has exited (from an async handler
+ * that outlived a kill) do nothing, and `call` rejects with `noproc`.
+ */
+export interface Context {
+  /** This process's pid. */
+  readonly self: Pid;
+  /** The system this process runs in. */
+  readonly system: ActorSystem;
+
+  /** Sends `message` to `dest`'s mailbox. A dead pid is a no-op; an unknown name throws `NoProcError`. */
+  send(dest: Dest, message: unknown): void;
+  /** Casts to a server: fire-and-forget; never fails for a dead or unknown target. */
+  cast<P>(dest: Dest<P>, message: CastOf<P>): void;
+  /** Calls a server and waits for its reply (default timeout 5000 ms; `Infinity` allowed). */
+  call<P, Q extends CallOf<P>>(
+    dest: Dest<P>,
+    request: Q,
+    timeoutMs?: number,
+  ): Promise<ReplyOf<P, Q>>;
+
+  /** Spawns an unlinked process. */
+  spawn(handler: ProcessHandler, options?: SpawnOptions): Pid;
+  /** Spawns a process linked to this one (atomically: the link exists before it runs). */
+  spawnLink(handler: ProcessHandler, options?: SpawnOptions): Pid;
+
+  /**
+   * Links this process to `pid` (bidirectional). Linking to a dead or
+   * unknown pid delivers an exit signal with reason `noproc` to this process:
+   * an EXIT message if it traps exits, otherwise it dies.
+   */
+  link(pid: Pid): void;
+  /** Removes a link; no-op if none. */
+  unlink(pid: Pid): void;
+  /**
+   * Monitors `dest`: exactly one DOWN message arrives when it exits, or at
+   * once with reason `noproc` if it is not alive.
+   */
+  monitor(dest: Dest): Ref;
+  /** Removes a monitor; with `flush`, also drops its DOWN message if already queued. Returns whether it was active. */
+  demonitor(ref: Ref, options?: { flush?: boolean }): boolean;
+
+  /** Ends this process with `reason` (throws an `ExitSignal` the runtime catches). */
+  exit(reason: ExitReason): never;
+  /** Sends an exit signal with `reason` to `pid` (see `ExitReason` for what each does). */
+  exit(pid: Pid, reason: ExitReason): void;
+
+  /** Sets whether exit signals become EXIT messages; returns the previous setting. */
+  trapExit(flag: boolean): boolean;
+  /** Registers this process under a local name in its system. */
+  register(name: string): void;
+  /** Removes a local name this process holds. */
+  unregister(name: string): void;
+
+  /** Sends `message` to `dest` after `ms` milliseconds; the timer dies with this process. */
+  sendAfter(dest: Dest, message: unknown, ms: number): TimerRef;
+  /** Sends `message` to `dest` every `ms` milliseconds until cancelled or this process exits. */
+  sendInterval(dest: Dest, message: unknown, ms: number): TimerRef;
+  /** Cancels a timer: returns the ms that were left, or false if it had fired or was cancelled. */
+  cancelTimer(timer: TimerRef): number | false;
+}
+
+/**
+ * A live process. It implements `Context` itself so that a process costs one
+ * object, not two; handlers only ever see it typed as `Context`.
+ * @internal
+ */
+export class Proc implements Context {
+  status = S_WAITING;
+  trapExits = false;
+  readonly mailbox: Mailbox;
+  /** 0: unbounded. */
+  capacity = 0;
+  overflow: OverflowPolicy = 'reject';
+  links: Set<Pid> | null = null;
+  /** Monitors this process holds: ref -> monitored pid. */
+  monitors: Map<Ref, Pid> | null = null;
+  /** Monitors on this process: ref -> watcher pid. */
+  watchers: Map<Ref, Pid> | null = null;
+  /** The local name registered in its system, if any. */
+  name: string | null = null;
+  exitHooks: ((reason: ExitReason) => void)[] | null = null;
+  timers: Set<TimerRef> | null = null;
+  /** Head of the intrusive list of calls waiting on this process. */
+  inflight: From | null = null;
+  parent: Pid | null = null;
+  /** The message being handled (for crash reports). */
+  current: unknown = undefined;
+  handled = 0;
+  dropped = 0;
+  reason: ExitReason | null = null;
+
+  constructor(
+    readonly system: ActorSystem,
+    readonly self: Pid,
+    public logic: ProcessLogic,
+  ) {
+    this.mailbox = new Mailbox();
+  }
+
+  send(dest: Dest, message: unknown): void {
+    this.system.send(dest, message);
+  }
+
+  cast<P>(dest: Dest<P>, message: CastOf<P>): void {
+    this.system.cast(dest, message);
+  }
+
+  call<P, Q extends CallOf<P>>(
+    dest: Dest<P>,
+    request: Q,
+    timeoutMs = 5000,
+  ): Promise<ReplyOf<P, Q>> {
+    return this.system.callFrom(this, dest, request, timeoutMs) as Promise<ReplyOf<P, Q>>;
+  }
+
+  spawn(handler: ProcessHandler, options?: SpawnOptions): Pid {
+    return this.system.spawn(handler, options);
+  }
+
+  spawnLink(handler: ProcessHandler, options?: SpawnOptions): Pid {
+    return this.system.spawn(handler, { ...options, link: this.self });
+  }
+
+  link(pid: Pid): void {
+    this.system.link(this, pid);
+  }
+
+  unlink(pid: Pid): void {
+    this.system.unlink(this, pid);
+  }
+
+  monitor(dest: Dest): Ref {
+    return this.system.monitorFrom(this, dest);
+  }
+
+  demonitor(ref: Ref, options?: { flush?: boolean }): boolean {
+    return this.system.demonitor(this, ref, options?.flush === true);
+  }
+
+  exit(reason: ExitReason): never;
+  exit(pid: Pid, reason: ExitReason): void;
+  exit(pidOrReason: Pid | ExitReason, reason?: ExitReason): void {
+    if (reason === undefined) throw new ExitSignal(pidOrReason as ExitReason);
+    this.system.exitSignal(this.self, pidOrReason as Pid, reason);
+  }
+
+  trapExit(flag: boolean): boolean {
+    const previous = this.trapExits;
+    this.trapExits = flag;
+    return previous;
+  }
+
+  register(name: string): void {
+    this.system.register(name, this.self);
+  }
+
+  unregister(name: string): void {
+    if (this.name === name) this.system.unregister(name);
+  }
+
+  sendAfter(dest: Dest, message: unknown, ms: number): TimerRef {
+    return this.system.timers.start(this, dest, message, ms, false);
+  }
+
+  sendInterval(dest: Dest, message: unknown, ms: number): TimerRef {
+    return this.system.timers.start(this, dest, message, ms, true);
+  }
+
+  cancelTimer(timer: TimerRef): number | false {
+    return this.system.timers.cancel(timer);
+  }
+
+  /** Queues an info message on this process (used by the runtime for DOWN/EXIT). */
+  deliverInfo(message: unknown): void {
+    this.system.deliver(this, KIND_INFO, message);
+  }
+
+  addExitHook(hook: (reason: ExitReason) => void): void {
+    (this.exitHooks ??= []).push(hook);
+  }
+
+  removeExitHook(hook: (reason: ExitReason) => void): void {
+    const hooks = this.exitHooks;
+    if (hooks === null) return;
+    const i = hooks.indexOf(hook);
+    if (i >= 0) hooks.splice(i, 1);
+  }
+}

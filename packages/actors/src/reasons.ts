@@ -1,0 +1,170 @@
+import type { Pid } from './pid.js';
+
+/**
+ * Why a process exited. The vocabulary is closed and decides what is logged,
+ * what propagates through links and what a supervisor restarts:
+ *
+ * | reason             | meaning                                   | kills linked (non-trapping) | crash report | `transient` restarts |
+ * |--------------------|-------------------------------------------|-----------------------------|--------------|----------------------|
+ * | `'normal'`         | finished its work                         | no                          | no           | no                   |
+ * | `'shutdown'`       | told to stop by its supervisor or owner   | yes                         | no           | no                   |
+ * | `{ shutdown: x }`  | shutdown with a detail                    | yes                         | no           | no                   |
+ * | `'kill'`           | untrappable kill *signal*; never an exit reason, observers see `'killed'` | - | - | - |
+ * | `'killed'`         | was killed with `'kill'`                  | yes                         | yes          | yes                  |
+ * | `'noproc'`         | the process did not exist (monitor/link)  | yes                         | no           | yes                  |
+ * | `'noconnection'`   | its thread died                           | yes                         | yes          | yes                  |
+ * | an `Error`         | a crash: what the handler threw           | yes                         | yes          | yes                  |
+ */
+export type ExitReason =
+  'normal' | 'shutdown' | ShutdownWith | 'kill' | 'killed' | 'noproc' | 'noconnection' | Error;
+
+/** `{ shutdown: detail }`: an orderly stop that carries a detail. */
+export interface ShutdownWith {
+  readonly shutdown: unknown;
+}
+
+/** True for `normal`, `shutdown` and `{ shutdown: x }`: exits that are not failures. */
+export function isOrderlyExit(reason: ExitReason): boolean {
+  return (
+    reason === 'normal' ||
+    reason === 'shutdown' ||
+    (typeof reason === 'object' && !(reason instanceof Error) && 'shutdown' in reason)
+  );
+}
+
+/** True for every reason except `normal` and orderly shutdowns. */
+export function isAbnormalExit(reason: ExitReason): boolean {
+  return !isOrderlyExit(reason);
+}
+
+/** Turns anything thrown into a valid exit reason: Errors stay as they are. */
+export function toExitReason(thrown: unknown): ExitReason {
+  if (thrown instanceof Error) return thrown;
+  return new ThrownValueError(thrown);
+}
+
+/** Renders a reason for logs and error messages. */
+export function formatReason(reason: ExitReason): string {
+  if (typeof reason === 'string') return reason;
+  if (reason instanceof Error) return `${reason.name}: ${reason.message}`;
+  return `{shutdown: ${safeString(reason.shutdown)}}`;
+}
+
+function safeString(value: unknown): string {
+  try {
+    return typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+  } catch {
+    return String(value);
+  }
+}
+
+/**
+ * Base of every error the runtime raises: `code` is stable and machine
+ * readable, the message says what was expected and what happened.
+ */
+export class ActorError extends Error {
+  override name = 'ActorError';
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A handler threw something that is not an Error; `value` holds it. */
+export class ThrownValueError extends ActorError {
+  override name = 'ThrownValueError';
+  constructor(readonly value: unknown) {
+    super('thrown_value', `a handler threw a non-Error value: ${safeString(value)}`);
+  }
+}
+
+/** The target of a call, link or start does not exist (or has exited). */
+export class NoProcError extends ActorError {
+  override name = 'NoProcError';
+  constructor(readonly target: string) {
+    super('noproc', `no process for ${target}: it is not alive or the name is not registered`);
+  }
+}
+
+/** A call got no reply within its timeout. A reply that comes later is discarded. */
+export class CallTimeoutError extends ActorError {
+  override name = 'CallTimeoutError';
+  constructor(
+    readonly target: string,
+    readonly timeoutMs: number,
+  ) {
+    super('call_timeout', `call to ${target} got no reply within ${timeoutMs} ms`);
+  }
+}
+
+/** The server exited before replying; `reason` is its exit reason. */
+export class CallExitError extends ActorError {
+  override name = 'CallExitError';
+  constructor(
+    readonly target: string,
+    readonly reason: ExitReason,
+  ) {
+    super('server_exited', `${target} exited before replying: ${formatReason(reason)}`, {
+      cause: reason instanceof Error ? reason : undefined,
+    });
+  }
+}
+
+/** A process called itself: it would wait on its own mailbox forever. */
+export class CallSelfError extends ActorError {
+  override name = 'CallSelfError';
+  constructor(readonly target: string) {
+    super('calling_self', `${target} called itself; a process cannot wait for its own reply`);
+  }
+}
+
+/** An option or argument was out of its documented range. */
+export class InvalidArgumentError extends ActorError {
+  override name = 'InvalidArgumentError';
+  constructor(message: string) {
+    super('invalid_argument', message);
+  }
+}
+
+/** A name was already taken by a live process. */
+export class NameTakenError extends ActorError {
+  override name = 'NameTakenError';
+  constructor(
+    readonly registeredName: string,
+    readonly holder: Pid,
+  ) {
+    super(
+      'already_registered',
+      `name ${JSON.stringify(registeredName)} is already registered to ${holder}`,
+    );
+  }
+}
+
+/** A bounded mailbox with the `reject` policy was full. */
+export class MailboxFullError extends ActorError {
+  override name = 'MailboxFullError';
+  constructor(
+    readonly target: string,
+    readonly capacity: number,
+  ) {
+    super(
+      'mailbox_full',
+      `mailbox of ${target} is full (capacity ${capacity}); the message was refused`,
+    );
+  }
+}
+
+/** `GenServer.start` failed: init threw, returned `stop` or `ignore`, or timed out. */
+export class StartError extends ActorError {
+  override name = 'StartError';
+  constructor(
+    code: 'start_failed' | 'start_ignored' | 'init_timeout',
+    message: string,
+    readonly reason: ExitReason | 'ignore',
+  ) {
+    super(code, message, { cause: reason instanceof Error ? reason : undefined });
+  }
+}

@@ -1,0 +1,922 @@
+import { From, armCallTimer, rejectInflight, settleError, trackCall } from './call.js';
+import { systemClock, type Clock } from './clock.js';
+import { describeDest, describeValue } from './describe.js';
+import {
+  DownMessage,
+  ExitMessage,
+  KIND_CALL,
+  KIND_INFO,
+  KIND_CAST,
+  KIND_STOP,
+} from './messages.js';
+import { nullLogger, type Logger, type TelemetryHook } from './observability.js';
+import type { Ref } from './pid.js';
+import { Pid, localNode, makeRef, nextSerial } from './pid.js';
+import {
+  ExitSignal,
+  Proc,
+  S_DEAD,
+  S_EXITING,
+  S_RUNNABLE,
+  S_RUNNING,
+  S_SUSPENDED,
+  S_WAITING,
+  statusName,
+  type Context,
+  type OverflowPolicy,
+  type ProcessLogic,
+  type ProcessStatus,
+} from './process.js';
+import type { CallOf, CastOf, Dest, ReplyOf } from './protocol.js';
+import {
+  CallSelfError,
+  CallTimeoutError,
+  InvalidArgumentError,
+  MailboxFullError,
+  NameTakenError,
+  NoProcError,
+  isAbnormalExit,
+  toExitReason,
+  ActorError,
+  type ExitReason,
+} from './reasons.js';
+import { RunQueue } from './run-queue.js';
+import { Timers, type TimerRef } from './timers.js';
+
+/** Options of an `ActorSystem`. Every field is optional. */
+export interface SystemOptions {
+  /** Source of time for timeouts and timers. Default: the real clock. Tests pass a `SimulatedClock`. */
+  clock?: Clock;
+  /** Receives structured records (crash reports, supervisor reports). Default: discards them. */
+  logger?: Logger;
+  /** Receives telemetry events (spawn, exit, restart, call timeout, overflow). Default: none. */
+  telemetry?: TelemetryHook;
+  /**
+   * Messages one process may handle before the scheduler moves on to the next
+   * runnable process (BEAM's reductions). Default 256; range 1..1,000,000.
+   */
+  processBudget?: number;
+  /**
+   * Messages handled in one scheduler turn before it yields to the event loop
+   * so that timers and I/O run. Default 8192; range 1..10,000,000.
+   */
+  turnBudget?: number;
+}
+
+/** Options for `spawn`. */
+export interface SpawnOptions {
+  /** Registers the process under this local name; spawning fails with `NameTakenError` if taken. */
+  name?: string;
+  /** Start with exit trapping on (exit signals arrive as `ExitMessage`s). Default false. */
+  trapExit?: boolean;
+  /** Link the new process to this pid before it runs. */
+  link?: Pid;
+  /**
+   * Bound the mailbox. `capacity` counts queued messages (>= 1); `overflow`
+   * (default `'reject'`) says what a message that finds it full does:
+   * - `reject`: the sender's `send`/`cast` throws `MailboxFullError`, a `call` rejects with it;
+   * - `drop_newest`: the new message is discarded (a call rejects with `MailboxFullError`);
+   * - `drop_oldest`: the oldest queued message is discarded to make room;
+   * - `crash`: the process exits with a `MailboxFullError` reason.
+   * Drops are counted in `processInfo(pid).messagesDropped`. Runtime messages
+   * (DOWN, EXIT, stop requests) are never refused.
+   */
+  mailbox?: { capacity: number; overflow?: OverflowPolicy };
+}
+
+/** A plain process: handles each message it receives, one at a time. */
+export type ProcessHandler = (message: unknown, ctx: Context) => void | Promise<void>;
+
+/** A snapshot of one process, as returned by `processInfo`. */
+export interface ProcessInfo {
+  pid: Pid;
+  status: ProcessStatus;
+  registeredName: string | null;
+  mailboxLength: number;
+  mailboxCapacity: number | null;
+  trapExit: boolean;
+  links: Pid[];
+  /** Processes this one monitors. */
+  monitors: Pid[];
+  /** Processes monitoring this one. */
+  monitoredBy: Pid[];
+  parent: Pid | null;
+  messagesHandled: number;
+  messagesDropped: number;
+}
+
+const OVERFLOW_POLICIES: readonly OverflowPolicy[] = [
+  'reject',
+  'drop_newest',
+  'drop_oldest',
+  'crash',
+];
+
+class FnLogic implements ProcessLogic {
+  constructor(private readonly fn: ProcessHandler) {}
+
+  handle(proc: Proc, kind: number, payload: unknown): unknown {
+    if (kind === KIND_STOP) {
+      proc.system.stopProcess(proc, payload as ExitReason);
+      return undefined;
+    }
+    return this.fn(payload, proc);
+  }
+
+  terminate(): undefined {
+    return undefined;
+  }
+
+  describeState(): undefined {
+    return undefined;
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+function checkBudget(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  max: number,
+): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new InvalidArgumentError(
+      `options.${name} must be an integer in 1..${max}, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * A node of processes on one thread, with its scheduler.
+ *
+ * Scheduling is cooperative and fair: a run queue of processes that have
+ * messages; each gets up to `processBudget` messages per visit, and after
+ * `turnBudget` messages in a turn the scheduler yields to the event loop
+ * (`setImmediate`), so timers and I/O are never starved by a busy actor. An
+ * idle scheduler wakes on a microtask, which keeps latency low.
+ */
+export class ActorSystem {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** @internal */ readonly telemetry: TelemetryHook | null;
+  /** @internal */ readonly timers: Timers;
+
+  private readonly processBudget: number;
+  private readonly turnBudget: number;
+  private readonly procs = new Map<number, Proc>();
+  private readonly names = new Map<string, Proc>();
+  private readonly runQueue = new RunQueue<Proc>();
+  private scheduled = false;
+  private sinceYield = 0;
+  private dying: (Proc | ExitReason)[] = [];
+  private finalizing = false;
+  private stopped = false;
+
+  constructor(options: SystemOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? nullLogger;
+    this.telemetry = options.telemetry ?? null;
+    this.processBudget = checkBudget('processBudget', options.processBudget, 256, 1_000_000);
+    this.turnBudget = checkBudget('turnBudget', options.turnBudget, 8192, 10_000_000);
+    this.timers = new Timers(this);
+  }
+
+  // ---------------------------------------------------------------- spawning
+
+  /** Spawns a process that runs `handler` for each message it receives. */
+  spawn(handler: ProcessHandler, options: SpawnOptions = {}): Pid {
+    if (typeof handler !== 'function') {
+      throw new InvalidArgumentError(
+        `spawn expects a handler function, got ${describeValue(handler)}`,
+      );
+    }
+    return this.spawnLogic(new FnLogic(handler), options);
+  }
+
+  /**
+   * Spawns a process running `logic`. With `init`, the first mailbox entry is
+   * `(init.kind, init.payload)`, handled before anything else. Every check
+   * happens before the process exists, so a refused spawn leaves nothing.
+   * @internal
+   */
+  spawnLogic(
+    logic: ProcessLogic,
+    options: SpawnOptions,
+    init?: { kind: number; payload: unknown },
+    parent?: Pid,
+  ): Pid {
+    if (this.stopped) throw new ActorError('system_stopped', 'the actor system has been shut down');
+    const { name, link, mailbox, trapExit } = options;
+    if (name !== undefined) this.checkNameFree(name);
+    const linkTo = link === undefined ? null : this.liveProc(link, 'link');
+    if (mailbox !== undefined) checkMailboxOptions(mailbox);
+
+    const pid = new Pid(localNode, nextSerial(), null);
+    const proc = new Proc(this, pid, logic);
+    pid._proc = proc;
+    this.procs.set(pid.id, proc);
+    if (name !== undefined) {
+      this.names.set(name, proc);
+      proc.name = name;
+    }
+    if (trapExit === true) proc.trapExits = true;
+    if (mailbox !== undefined) {
+      proc.capacity = mailbox.capacity;
+      proc.overflow = mailbox.overflow ?? 'reject';
+    }
+    if (parent !== undefined) proc.parent = parent;
+    if (linkTo !== null) this.addLink(proc, linkTo);
+    if (init !== undefined) this.deliverSystem(proc, init.kind, init.payload);
+    this.telemetry?.({ type: 'spawn', pid });
+    return pid;
+  }
+
+  // ---------------------------------------------------------------- messaging
+
+  /**
+   * Sends `message` to `dest`'s mailbox. Sending to a pid that has exited is a
+   * silent no-op (as in OTP); sending to a name nobody holds throws
+   * `NoProcError`, since that is almost always a mistake.
+   */
+  send(dest: Dest, message: unknown): void {
+    const proc = this.resolve(dest);
+    if (proc === null) {
+      if (dest instanceof Pid) return;
+      throw new NoProcError(describeDest(dest));
+    }
+    this.deliver(proc, KIND_INFO, message);
+  }
+
+  /** Like `send`, but never throws: for timers and runtime notices. @internal */
+  sendQuietly(dest: Dest, message: unknown): void {
+    const proc = this.resolve(dest);
+    if (proc === null) return;
+    try {
+      this.deliver(proc, KIND_INFO, message);
+    } catch {
+      // A full mailbox with the `reject` policy refuses it; the drop is counted.
+    }
+  }
+
+  /** Casts `message` to a server. Never fails for a dead or unknown target. */
+  cast<P>(dest: Dest<P>, message: CastOf<P>): void {
+    const proc = this.resolve(dest);
+    if (proc !== null) this.deliver(proc, KIND_CAST, message);
+  }
+
+  /**
+   * Calls a server from outside any process and waits for the reply.
+   * Rejects with `CallTimeoutError` after `timeoutMs` (default 5000;
+   * `Infinity` waits forever), with `NoProcError` at once if the server is not
+   * alive, and with `CallExitError` (carrying the server's exit reason) as
+   * soon as the server exits without replying.
+   */
+  call<P, Q extends CallOf<P>>(
+    dest: Dest<P>,
+    request: Q,
+    timeoutMs = 5000,
+  ): Promise<ReplyOf<P, Q>> {
+    return this.callFrom(null, dest, request, timeoutMs) as Promise<ReplyOf<P, Q>>;
+  }
+
+  /** @internal */
+  callFrom(caller: Proc | null, dest: Dest, request: unknown, timeoutMs: number): Promise<unknown> {
+    const server = this.resolve(dest);
+    if (server === null || server.status === S_DEAD) {
+      return Promise.reject(new NoProcError(describeDest(dest)));
+    }
+    if (server === caller) return Promise.reject(new CallSelfError(describeDest(dest)));
+    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
+      return Promise.reject(
+        new InvalidArgumentError(
+          `call timeout must be a number >= 0 or Infinity, got ${String(timeoutMs)}`,
+        ),
+      );
+    }
+    const from = new From(caller === null ? null : caller.self, request, server, dest);
+    const promise = new Promise<unknown>((resolve, reject) => {
+      from.resolve = resolve;
+      from.reject = reject;
+    });
+    trackCall(server, from);
+    if (timeoutMs !== Infinity) armCallTimer(from, this.clock, timeoutMs);
+    this.deliver(server, KIND_CALL, from);
+    return promise;
+  }
+
+  /**
+   * Queues an entry on a process and makes it runnable. Returns false if it
+   * was not queued (dead process, or dropped by the overflow policy).
+   * @internal
+   */
+  deliver(proc: Proc, kind: number, payload: unknown): boolean {
+    const status = proc.status;
+    if (status === S_DEAD) return false;
+    if (proc.capacity !== 0 && proc.mailbox.length >= proc.capacity && kind !== KIND_STOP) {
+      if (!this.overflow(proc, kind, payload)) return false;
+    }
+    proc.mailbox.push(kind, payload);
+    if (status === S_WAITING) {
+      proc.status = S_RUNNABLE;
+      this.runQueue.push(proc);
+      if (!this.scheduled) this.wake();
+    }
+    return true;
+  }
+
+  /** Queues a runtime entry, never subject to the mailbox bound. @internal */
+  deliverSystem(proc: Proc, kind: number, payload: unknown): void {
+    if (proc.status === S_DEAD) return;
+    proc.mailbox.push(kind, payload);
+    if (proc.status === S_WAITING) {
+      proc.status = S_RUNNABLE;
+      this.runQueue.push(proc);
+      if (!this.scheduled) this.wake();
+    }
+  }
+
+  /** Applies the overflow policy; returns true if the new message should still be queued. */
+  private overflow(proc: Proc, kind: number, payload: unknown): boolean {
+    const policy = proc.overflow;
+    const target = proc.self.toString();
+    proc.dropped++;
+    this.telemetry?.({ type: 'mailbox_overflow', pid: proc.self, policy });
+    const full = new MailboxFullError(target, proc.capacity);
+    switch (policy) {
+      case 'drop_oldest': {
+        const mailbox = proc.mailbox;
+        const oldKind = mailbox.peekKind();
+        const oldPayload = mailbox.peekPayload();
+        mailbox.drop();
+        if (oldKind === KIND_CALL) settleError(oldPayload as From, full);
+        return true;
+      }
+      case 'crash':
+        this.logger.warn({
+          label: 'mailbox_overflow',
+          pid: target,
+          policy,
+          capacity: proc.capacity,
+        });
+        if (kind === KIND_CALL) settleError(payload as From, full);
+        this.stopProcess(proc, full);
+        return false;
+      case 'drop_newest':
+        if (kind === KIND_CALL) settleError(payload as From, full);
+        return false;
+      case 'reject':
+        if (kind === KIND_CALL) {
+          settleError(payload as From, full);
+          return false;
+        }
+        throw full;
+    }
+  }
+
+  // ---------------------------------------------------------------- scheduler
+
+  private wake(): void {
+    this.scheduled = true;
+    if (this.sinceYield < this.turnBudget) queueMicrotask(this.drain);
+    else setImmediate(this.yielded);
+  }
+
+  private readonly yielded = (): void => {
+    this.sinceYield = 0;
+    this.drain();
+  };
+
+  private readonly drain = (): void => {
+    const queue = this.runQueue;
+    const budget = this.turnBudget;
+    let handled = 0;
+    while (queue.length > 0 && handled < budget) {
+      const proc = queue.shift();
+      if (proc.status !== S_RUNNABLE) continue;
+      handled += this.runSlice(proc);
+    }
+    this.sinceYield += handled;
+    this.scheduled = false;
+    if (queue.length > 0) this.wake();
+  };
+
+  /** Runs one process for up to `processBudget` messages. Returns how many it handled. */
+  private runSlice(proc: Proc): number {
+    proc.status = S_RUNNING;
+    const mailbox = proc.mailbox;
+    const logic = proc.logic;
+    const limit = this.processBudget;
+    let n = 0;
+    while (n < limit && mailbox.length > 0) {
+      const kind = mailbox.peekKind();
+      const payload = mailbox.peekPayload();
+      mailbox.drop();
+      proc.current = payload;
+      n++;
+      let result: unknown;
+      try {
+        result = logic.handle(proc, kind, payload);
+      } catch (thrown) {
+        this.crash(proc, thrown);
+        break;
+      }
+      if (result !== undefined && isThenable(result)) {
+        this.suspend(proc, result);
+        break;
+      }
+      if (proc.status !== S_RUNNING) break;
+    }
+    proc.handled += n;
+    if (proc.status === S_RUNNING) {
+      proc.current = undefined;
+      if (mailbox.length > 0) {
+        proc.status = S_RUNNABLE;
+        this.runQueue.push(proc);
+      } else {
+        proc.status = S_WAITING;
+      }
+    }
+    return n;
+  }
+
+  private suspend(proc: Proc, pending: PromiseLike<unknown>): void {
+    // The handler may have stopped or killed its own process before its first
+    // await; the promise still settles, so it is observed either way (no
+    // unhandled rejection), but only a still-suspended process resumes.
+    if (proc.status === S_RUNNING) proc.status = S_SUSPENDED;
+    pending.then(
+      () => this.resume(proc),
+      (thrown: unknown) => {
+        if (proc.status === S_SUSPENDED) this.crash(proc, thrown);
+      },
+    );
+  }
+
+  private resume(proc: Proc): void {
+    if (proc.status !== S_SUSPENDED) return;
+    proc.current = undefined;
+    if (proc.mailbox.length > 0) {
+      proc.status = S_RUNNABLE;
+      this.runQueue.push(proc);
+      if (!this.scheduled) this.wake();
+    } else {
+      proc.status = S_WAITING;
+    }
+  }
+
+  /** A handler threw (or called `ctx.exit(reason)`): stop the process with that reason. */
+  private crash(proc: Proc, thrown: unknown): void {
+    const reason = thrown instanceof ExitSignal ? thrown.reason : toExitReason(thrown);
+    this.stopProcess(proc, reason);
+  }
+
+  // ---------------------------------------------------------------- exits
+
+  /**
+   * Ends a process in an orderly way: its logic's `terminate` runs first (it
+   * may be async), then the process dies with `reason`. Used for handler
+   * crashes, `stop` results and stop requests; not for untrapped signals.
+   * @internal
+   */
+  stopProcess(proc: Proc, reason: ExitReason): void {
+    if (proc.status >= S_EXITING) return;
+    proc.status = S_EXITING;
+    let pending: unknown;
+    try {
+      pending = proc.logic.terminate(proc, reason);
+    } catch (error) {
+      this.logger.error({ label: 'terminate_failed', pid: proc.self.toString(), error });
+    }
+    if (isThenable(pending)) {
+      pending.then(
+        () => this.kill(proc, reason),
+        (error: unknown) => {
+          this.logger.error({ label: 'terminate_failed', pid: proc.self.toString(), error });
+          this.kill(proc, reason);
+        },
+      );
+    } else {
+      this.kill(proc, reason);
+    }
+  }
+
+  /**
+   * Ends a process at once with `reason`, without running `terminate`.
+   * Deaths caused by this one (through links) are queued and handled by the
+   * outermost call, so long chains of links never grow the stack.
+   * @internal
+   */
+  kill(proc: Proc, reason: ExitReason): void {
+    if (proc.status === S_DEAD) return;
+    this.dying.push(proc, reason);
+    if (this.finalizing) return;
+    this.finalizing = true;
+    try {
+      for (let i = 0; i < this.dying.length; i += 2) {
+        const next = this.dying[i] as Proc;
+        if (next.status !== S_DEAD) this.finalize(next, this.dying[i + 1] as ExitReason);
+      }
+    } finally {
+      this.dying = [];
+      this.finalizing = false;
+    }
+  }
+
+  private finalize(proc: Proc, exitReason: ExitReason): void {
+    // `kill` is a signal, never an exit reason: observers see `killed`.
+    const reason: ExitReason = exitReason === 'kill' ? 'killed' : exitReason;
+    const lastMessage = proc.current;
+    const status = proc.status;
+    proc.status = S_DEAD;
+    proc.reason = reason;
+    const pid = proc.self;
+
+    // Names and registry entries go first: from now on no lookup returns this
+    // process, and a restarted successor can take its name at once.
+    if (proc.name !== null && this.names.get(proc.name) === proc) this.names.delete(proc.name);
+    proc.name = null;
+    const hooks = proc.exitHooks;
+    proc.exitHooks = null;
+    if (hooks !== null) for (const hook of hooks) this.runExitHook(proc, hook, reason);
+
+    // Callers waiting on this process learn its fate now, not at their timeout.
+    if (proc.inflight !== null) rejectInflight(proc, reason);
+    if (proc.timers !== null) this.timers.cancelAll(proc);
+
+    // Report before observers run, so a crash report precedes any restart report.
+    if (isAbnormalExit(reason))
+      this.crashReport(proc, reason, status === S_EXITING ? undefined : lastMessage);
+    proc.mailbox.clear();
+    proc.current = undefined;
+    this.procs.delete(pid.id);
+    pid._proc = null;
+
+    const monitors = proc.monitors;
+    proc.monitors = null;
+    if (monitors !== null) {
+      for (const [ref, target] of monitors) target._proc?.watchers?.delete(ref);
+    }
+    const watchers = proc.watchers;
+    proc.watchers = null;
+    if (watchers !== null) {
+      for (const [ref, watcher] of watchers) {
+        const w = watcher._proc;
+        if (w === null) continue;
+        w.monitors?.delete(ref);
+        this.deliverSystem(w, KIND_INFO, new DownMessage(ref, pid, reason));
+      }
+    }
+    const links = proc.links;
+    proc.links = null;
+    if (links !== null) {
+      for (const linked of links) {
+        const other = linked._proc;
+        if (other === null) continue;
+        other.links?.delete(pid);
+        this.exitSignalTo(other, pid, reason, true);
+      }
+    }
+    this.telemetry?.({ type: 'exit', pid, reason });
+  }
+
+  private runExitHook(proc: Proc, hook: (reason: ExitReason) => void, reason: ExitReason): void {
+    try {
+      hook(reason);
+    } catch (error) {
+      this.logger.error({
+        label: 'handler_error',
+        pid: proc.self.toString(),
+        error,
+        context: 'exit hook',
+      });
+    }
+  }
+
+  private crashReport(proc: Proc, reason: ExitReason, lastMessage: unknown): void {
+    let state: unknown;
+    try {
+      state = proc.logic.describeState(proc);
+    } catch (error) {
+      state = `<describeState threw: ${String(error)}>`;
+    }
+    this.logger.error(
+      {
+        label: 'crash_report',
+        pid: proc.self.toString(),
+        ...(proc.name !== null ? { name: proc.name } : {}),
+        reason,
+        ...(lastMessage !== undefined ? { lastMessage } : {}),
+        ...(state !== undefined ? { state } : {}),
+      },
+      'process exited abnormally',
+    );
+  }
+
+  /**
+   * Sends an exit signal from `from` (null: from outside any process) to
+   * `pid`. What it does depends on the reason and on whether the target
+   * traps exits; see `ExitReason`.
+   */
+  exit(pid: Pid, reason: ExitReason): void {
+    this.exitSignal(null, pid, reason);
+  }
+
+  /** @internal */
+  exitSignal(from: Pid | null, pid: Pid, reason: ExitReason): void {
+    if (!(pid instanceof Pid))
+      throw new InvalidArgumentError(`exit expects a pid, got ${describeValue(pid)}`);
+    const target = pid._proc;
+    if (target === null) return;
+    this.exitSignalTo(target, from, reason, false);
+  }
+
+  private exitSignalTo(target: Proc, from: Pid | null, reason: ExitReason, viaLink: boolean): void {
+    if (target.status === S_DEAD) return;
+    if (reason === 'kill' && !viaLink) {
+      this.kill(target, 'killed');
+    } else if (target.trapExits) {
+      this.deliverSystem(target, KIND_INFO, new ExitMessage(from, reason));
+    } else if (reason === 'normal') {
+      // `normal` never kills another process; only a process that signals
+      // itself with `normal` ends (as exit(self(), normal) does in Erlang).
+      if (from === target.self) this.kill(target, 'normal');
+    } else {
+      this.kill(target, reason);
+    }
+  }
+
+  /**
+   * Stops a process in an orderly way (its `terminate` runs) with `reason`
+   * (default `normal`) and resolves once it has exited. Rejects with
+   * `NoProcError` if it is not alive, and with `CallTimeoutError` if it is
+   * still alive after `timeoutMs` (default `Infinity`); it is not killed then.
+   */
+  stop(dest: Dest, reason: ExitReason = 'normal', timeoutMs = Infinity): Promise<void> {
+    const proc = this.resolve(dest);
+    if (proc === null) return Promise.reject(new NoProcError(describeDest(dest)));
+    const exited = this.whenExited(proc.self, timeoutMs, describeDest(dest));
+    this.deliverSystem(proc, KIND_STOP, reason);
+    return exited.then(() => undefined);
+  }
+
+  /**
+   * Resolves with the exit reason of `pid` once it has exited (`noproc` if it
+   * already has). With a finite `timeoutMs`, rejects with `CallTimeoutError`
+   * if it is still alive then.
+   */
+  whenExited(pid: Pid, timeoutMs = Infinity, label?: string): Promise<ExitReason> {
+    const target = pid._proc;
+    if (target === null) return Promise.resolve('noproc');
+    return new Promise((resolve, reject) => {
+      let timer: ReturnType<Clock['setTimeout']> | null = null;
+      const watcher = this.spawnLogic(
+        new FnLogic((message, ctx) => {
+          if (!(message instanceof DownMessage)) return;
+          if (timer !== null) this.clock.clearTimeout(timer);
+          resolve(message.reason);
+          ctx.exit('normal');
+        }),
+        {},
+      );
+      watcher._proc!.monitor(pid);
+      if (timeoutMs !== Infinity) {
+        timer = this.clock.setTimeout(
+          () => {
+            const w = watcher._proc;
+            if (w !== null) this.kill(w, 'normal');
+            reject(new CallTimeoutError(label ?? pid.toString(), timeoutMs));
+          },
+          timeoutMs,
+          undefined,
+        );
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- links and monitors
+
+  /** @internal */
+  link(proc: Proc, pid: Pid): void {
+    if (!(pid instanceof Pid))
+      throw new InvalidArgumentError(`link expects a pid, got ${describeValue(pid)}`);
+    if (proc.status === S_DEAD || pid === proc.self) return;
+    const other = pid._proc;
+    if (other === null || other.status === S_DEAD) {
+      this.exitSignalTo(proc, pid, 'noproc', true);
+      return;
+    }
+    this.addLink(proc, other);
+  }
+
+  private addLink(a: Proc, b: Proc): void {
+    (a.links ??= new Set()).add(b.self);
+    (b.links ??= new Set()).add(a.self);
+  }
+
+  /** @internal */
+  unlink(proc: Proc, pid: Pid): void {
+    proc.links?.delete(pid);
+    pid._proc?.links?.delete(proc.self);
+  }
+
+  /** @internal */
+  monitorFrom(watcher: Proc, dest: Dest): Ref {
+    const ref = makeRef();
+    if (watcher.status === S_DEAD) return ref;
+    const target = this.resolve(dest);
+    if (target === null || target.status === S_DEAD) {
+      const pid = dest instanceof Pid ? dest : new Pid(localNode, 0, null);
+      this.deliverSystem(watcher, KIND_INFO, new DownMessage(ref, pid, 'noproc'));
+      return ref;
+    }
+    (watcher.monitors ??= new Map()).set(ref, target.self);
+    (target.watchers ??= new Map()).set(ref, watcher.self);
+    return ref;
+  }
+
+  /** @internal */
+  demonitor(watcher: Proc, ref: Ref, flush: boolean): boolean {
+    const target = watcher.monitors?.get(ref);
+    let active = false;
+    if (target !== undefined) {
+      watcher.monitors!.delete(ref);
+      target._proc?.watchers?.delete(ref);
+      active = true;
+    }
+    if (flush) this.flushDown(watcher, ref);
+    return active;
+  }
+
+  private flushDown(watcher: Proc, ref: Ref): void {
+    const kept: [number, unknown][] = [];
+    let found = false;
+    watcher.mailbox.forEach((kind, payload) => {
+      if (!found && payload instanceof DownMessage && payload.ref === ref) found = true;
+      else kept.push([kind, payload]);
+    });
+    if (!found) return;
+    watcher.mailbox.clear();
+    for (const [kind, payload] of kept) watcher.mailbox.push(kind, payload);
+  }
+
+  // ---------------------------------------------------------------- names
+
+  /**
+   * Registers `pid` under a local name. A process holds at most one local
+   * name (as in Erlang); for many names per process use a `Registry`.
+   */
+  register(name: string, pid: Pid): void {
+    this.checkNameFree(name);
+    const proc = this.liveProc(pid, 'register');
+    if (proc.name !== null) {
+      throw new ActorError(
+        'already_named',
+        `${pid} is already registered as ${JSON.stringify(proc.name)}; a process holds one local name`,
+      );
+    }
+    this.names.set(name, proc);
+    proc.name = name;
+  }
+
+  /** Removes a local name. Returns whether it was registered. */
+  unregister(name: string): boolean {
+    const proc = this.names.get(name);
+    if (proc === undefined) return false;
+    this.names.delete(name);
+    proc.name = null;
+    return true;
+  }
+
+  /** The pid registered under `name`, if that process is alive. */
+  whereis(name: string): Pid | undefined {
+    return this.names.get(name)?.self;
+  }
+
+  /** Every local name currently registered. */
+  registered(): string[] {
+    return [...this.names.keys()];
+  }
+
+  private checkNameFree(name: string): void {
+    if (typeof name !== 'string' || name.length === 0) {
+      throw new InvalidArgumentError(
+        `a process name must be a non-empty string, got ${describeValue(name)}`,
+      );
+    }
+    const holder = this.names.get(name);
+    if (holder !== undefined) throw new NameTakenError(name, holder.self);
+  }
+
+  private liveProc(pid: Pid, operation: string): Proc {
+    if (!(pid instanceof Pid)) {
+      throw new InvalidArgumentError(`${operation} expects a pid, got ${describeValue(pid)}`);
+    }
+    const proc = pid._proc;
+    if (proc === null || proc.status === S_DEAD) throw new NoProcError(pid.toString());
+    return proc;
+  }
+
+  /** Resolves a destination to a live process on this thread, or null. @internal */
+  resolve(dest: Dest): Proc | null {
+    if (dest instanceof Pid) return dest._proc;
+    if (typeof dest === 'string') return this.names.get(dest) ?? null;
+    if (dest !== null && typeof dest === 'object' && 'via' in dest) {
+      const pid = dest.via.whereis(dest.key);
+      return pid === undefined ? null : pid._proc;
+    }
+    throw new InvalidArgumentError(
+      `expected a pid, a registered name or a via name, got ${describeValue(dest)}`,
+    );
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  /** Sends `message` to `dest` after `ms`; not owned by any process. */
+  sendAfter(dest: Dest, message: unknown, ms: number): TimerRef {
+    return this.timers.start(null, dest, message, ms, false);
+  }
+
+  /** Cancels a timer: the ms that were left, or false if it already fired or was cancelled. */
+  cancelTimer(timer: TimerRef): number | false {
+    return this.timers.cancel(timer);
+  }
+
+  // ---------------------------------------------------------------- introspection
+
+  /** Whether `pid` is alive. */
+  isAlive(pid: Pid): boolean {
+    const proc = pid._proc;
+    return proc !== null && proc.status !== S_DEAD;
+  }
+
+  /** Every live process of this system, oldest first. */
+  processes(): Pid[] {
+    return [...this.procs.values()].map((p) => p.self);
+  }
+
+  /** A snapshot of a process, or undefined if it is not alive. */
+  processInfo(dest: Dest): ProcessInfo | undefined {
+    const proc = this.resolve(dest);
+    if (proc === null || proc.status === S_DEAD) return undefined;
+    return {
+      pid: proc.self,
+      status: statusName(proc.status),
+      registeredName: proc.name,
+      mailboxLength: proc.mailbox.length,
+      mailboxCapacity: proc.capacity === 0 ? null : proc.capacity,
+      trapExit: proc.trapExits,
+      links: proc.links === null ? [] : [...proc.links],
+      monitors: proc.monitors === null ? [] : [...proc.monitors.values()],
+      monitoredBy: proc.watchers === null ? [] : [...proc.watchers.values()],
+      parent: proc.parent,
+      messagesHandled: proc.handled,
+      messagesDropped: proc.dropped,
+    };
+  }
+
+  /** @internal */
+  noteCallTimeout(target: string, timeoutMs: number): void {
+    this.telemetry?.({ type: 'call_timeout', target, timeoutMs });
+  }
+
+  /**
+   * Ends every process: each process without a parent is stopped with
+   * `shutdown` (newest first, so a supervision tree stops in order) and
+   * waited for up to `timeoutMs` (default 5000); whatever is still alive then
+   * is killed. Later spawns fail.
+   */
+  async shutdown(timeoutMs = 5000): Promise<void> {
+    const roots = [...this.procs.values()].filter((p) => p.parent === null).reverse();
+    for (const proc of roots) {
+      if (proc.status === S_DEAD) continue;
+      const exited = this.whenExited(proc.self, timeoutMs).catch(() => undefined);
+      this.exitSignalTo(proc, null, 'shutdown', false);
+      await exited;
+    }
+    for (const proc of [...this.procs.values()]) this.kill(proc, 'killed');
+    this.stopped = true;
+  }
+}
+
+function checkMailboxOptions(mailbox: { capacity: number; overflow?: OverflowPolicy }): void {
+  const { capacity, overflow } = mailbox;
+  if (!Number.isInteger(capacity) || capacity < 1) {
+    throw new InvalidArgumentError(
+      `options.mailbox.capacity must be an integer >= 1, got ${describeValue(capacity)}`,
+    );
+  }
+  if (overflow !== undefined && !OVERFLOW_POLICIES.includes(overflow)) {
+    throw new InvalidArgumentError(
+      `options.mailbox.overflow must be one of ${OVERFLOW_POLICIES.join(', ')}, got ${describeValue(overflow)}`,
+    );
+  }
+}
