@@ -68,3 +68,9 @@ export type {
   StartOptions,
   Spawner,
 } from './gen-server.js';
+
+// -- supervision (supervisor.ts, dynamic-supervisor.ts, application.ts) --
+
+// -- registry (registry.ts) --
+
+// -- tasks (task.ts) --
