@@ -120,3 +120,21 @@ export function rejectInflight(server: Proc, reason: ExitReason): void {
   }
   server.inflight = null;
 }
+
+/**
+ * A call sent with `sendRequest`, whose response is collected later with
+ * `receiveResponse`. Holding one does not keep anything alive.
+ */
+export class RequestId<R> {
+  /** @internal */
+  constructor(
+    /** @internal Null when the request failed before it was sent. */
+    readonly from: From | null,
+    /** @internal */
+    readonly promise: Promise<R>,
+  ) {
+    // A request whose response is never collected must not surface as an
+    // unhandled rejection; receiveResponse still sees the rejection.
+    promise.catch(noop);
+  }
+}

@@ -10,7 +10,7 @@ export type { SystemOptions, SpawnOptions, ProcessHandler, ProcessInfo } from '.
 export type { Context, ProcessStatus, OverflowPolicy } from './process.js';
 export { Pid, Ref, makeRef, isPid } from './pid.js';
 export { DownMessage, ExitMessage, isDown, isExit } from './messages.js';
-export { From } from './call.js';
+export { From, RequestId } from './call.js';
 export { Inbox } from './inbox.js';
 export { TimerRef } from './timers.js';
 export { SimulatedClock, systemClock } from './clock.js';

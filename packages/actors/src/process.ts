@@ -1,4 +1,4 @@
-import type { From } from './call.js';
+import type { From, RequestId } from './call.js';
 import { Mailbox } from './mailbox.js';
 import { KIND_INFO } from './messages.js';
 import type { Pid, Ref } from './pid.js';
@@ -90,6 +90,11 @@ export interface Context {
     request: Q,
     timeoutMs?: number,
   ): Promise<ReplyOf<P, Q>>;
+
+  /** Sends a call without waiting (see `ActorSystem.sendRequest`). */
+  sendRequest<P, Q extends CallOf<P>>(dest: Dest<P>, request: Q): RequestId<ReplyOf<P, Q>>;
+  /** Waits for a response to `sendRequest` (see `ActorSystem.receiveResponse`). */
+  receiveResponse<R>(requestId: RequestId<R>, timeoutMs?: number): Promise<R>;
 
   /** Spawns an unlinked process. */
   spawn(handler: ProcessHandler, options?: SpawnOptions): Pid;
@@ -184,6 +189,14 @@ export class Proc implements Context {
     timeoutMs = 5000,
   ): Promise<ReplyOf<P, Q>> {
     return this.system.callFrom(this, dest, request, timeoutMs) as Promise<ReplyOf<P, Q>>;
+  }
+
+  sendRequest<P, Q extends CallOf<P>>(dest: Dest<P>, request: Q): RequestId<ReplyOf<P, Q>> {
+    return this.system.request(this, dest, request, Infinity) as RequestId<ReplyOf<P, Q>>;
+  }
+
+  receiveResponse<R>(requestId: RequestId<R>, timeoutMs = 5000): Promise<R> {
+    return this.system.receiveResponse(requestId, timeoutMs);
   }
 
   spawn(handler: ProcessHandler, options?: SpawnOptions): Pid {

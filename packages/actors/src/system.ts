@@ -1,4 +1,4 @@
-import { From, armCallTimer, rejectInflight, settleError, trackCall } from './call.js';
+import { From, RequestId, armCallTimer, rejectInflight, settleError, trackCall } from './call.js';
 import { systemClock, type Clock } from './clock.js';
 import { describeDest, describeValue } from './describe.js';
 import {
@@ -290,17 +290,53 @@ export class ActorSystem {
 
   /** @internal */
   callFrom(caller: Proc | null, dest: Dest, request: unknown, timeoutMs: number): Promise<unknown> {
+    return this.request(caller, dest, request, timeoutMs).promise;
+  }
+
+  /**
+   * Sends a call request without waiting: several requests can be in flight
+   * at once and their responses collected in any order with
+   * `receiveResponse`. The request has no timeout of its own.
+   */
+  sendRequest<P, Q extends CallOf<P>>(dest: Dest<P>, request: Q): RequestId<ReplyOf<P, Q>> {
+    return this.request(null, dest, request, Infinity) as RequestId<ReplyOf<P, Q>>;
+  }
+
+  /**
+   * Waits for the response to `sendRequest`. Rejects like `call`; after
+   * `timeoutMs` (default 5000) it rejects with `CallTimeoutError` and the
+   * request is abandoned: a reply that comes later is discarded.
+   */
+  receiveResponse<R>(requestId: RequestId<R>, timeoutMs = 5000): Promise<R> {
+    const { from, promise } = requestId;
+    if (timeoutMs === Infinity || from === null || from.done) return promise;
+    const timer = this.clock.setTimeout(
+      (f: From) => settleError(f, new CallTimeoutError(f.target, timeoutMs)),
+      timeoutMs,
+      from,
+    );
+    return promise.finally(() => this.clock.clearTimeout(timer));
+  }
+
+  /** @internal */
+  request(
+    caller: Proc | null,
+    dest: Dest,
+    request: unknown,
+    timeoutMs: number,
+  ): RequestId<unknown> {
     const server = this.resolve(dest);
     if (server === null || server.status === S_DEAD) {
-      return Promise.reject(new NoProcError(describeDest(dest)));
+      return new RequestId(null, Promise.reject(new NoProcError(describeDest(dest))));
     }
-    if (server === caller) return Promise.reject(new CallSelfError(describeDest(dest)));
+    if (server === caller) {
+      return new RequestId(null, Promise.reject(new CallSelfError(describeDest(dest))));
+    }
     if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
-      return Promise.reject(
-        new InvalidArgumentError(
-          `call timeout must be a number >= 0 or Infinity, got ${String(timeoutMs)}`,
-        ),
+      const error = new InvalidArgumentError(
+        `call timeout must be a number >= 0 or Infinity, got ${String(timeoutMs)}`,
       );
+      return new RequestId(null, Promise.reject(error));
     }
     const from = new From(caller === null ? null : caller.self, request, server, dest);
     const promise = new Promise<unknown>((resolve, reject) => {
@@ -310,7 +346,7 @@ export class ActorSystem {
     trackCall(server, from);
     if (timeoutMs !== Infinity) armCallTimer(from, this.clock, timeoutMs);
     this.deliver(server, KIND_CALL, from);
-    return promise;
+    return new RequestId(from, promise);
   }
 
   /**
@@ -535,7 +571,7 @@ export class ActorSystem {
     // `kill` is a signal, never an exit reason: observers see `killed`.
     const reason: ExitReason = exitReason === 'kill' ? 'killed' : exitReason;
     const lastMessage = proc.current;
-    const status = proc.status;
+    const name = proc.name;
     proc.status = S_DEAD;
     proc.reason = reason;
     const pid = proc.self;
@@ -553,8 +589,7 @@ export class ActorSystem {
     if (proc.timers !== null) this.timers.cancelAll(proc);
 
     // Report before observers run, so a crash report precedes any restart report.
-    if (isAbnormalExit(reason))
-      this.crashReport(proc, reason, status === S_EXITING ? undefined : lastMessage);
+    if (isAbnormalExit(reason)) this.crashReport(proc, name, reason, lastMessage);
     proc.mailbox.clear();
     proc.current = undefined;
     this.procs.delete(pid.id);
@@ -601,7 +636,12 @@ export class ActorSystem {
     }
   }
 
-  private crashReport(proc: Proc, reason: ExitReason, lastMessage: unknown): void {
+  private crashReport(
+    proc: Proc,
+    name: string | null,
+    reason: ExitReason,
+    lastMessage: unknown,
+  ): void {
     let state: unknown;
     try {
       state = proc.logic.describeState(proc);
@@ -612,7 +652,7 @@ export class ActorSystem {
       {
         label: 'crash_report',
         pid: proc.self.toString(),
-        ...(proc.name !== null ? { name: proc.name } : {}),
+        ...(name !== null ? { name } : {}),
         reason,
         ...(lastMessage !== undefined ? { lastMessage } : {}),
         ...(state !== undefined ? { state } : {}),
