@@ -23,6 +23,8 @@ export class From<R = unknown> {
   /** @internal */ next: From | null = null;
   /** @internal */ resolve: (value: R) => void = noop;
   /** @internal */ reject: (error: unknown) => void = noop;
+  /** @internal Where the call was made, when the system captures caller stacks. */
+  site: { stack?: string } | null = null;
 
   /** @internal */
   constructor(
@@ -89,8 +91,19 @@ export function settleReply<R>(from: From<R>, value: R): boolean {
 export function settleError(from: From, error: unknown): boolean {
   if (from.done) return false;
   finish(from);
+  if (from.site !== null && error instanceof Error) appendCallSite(error, from.site);
   from.reject(error);
   return true;
+}
+
+/**
+ * A call that fails later (timeout, the server's exit) fails in a timer or in
+ * another process's exit, so its own stack says nothing useful. With
+ * `callerStacks` on, the stack of the `call` site is appended.
+ */
+function appendCallSite(error: Error, site: { stack?: string }): void {
+  const frames = site.stack?.split('\n').slice(1).join('\n');
+  if (frames) error.stack = `${error.stack ?? String(error)}\n    --- call made at ---\n${frames}`;
 }
 
 /** Starts the timeout of a call; at expiry the call rejects with `CallTimeoutError`. */

@@ -178,7 +178,7 @@ describe('GenServer basics', () => {
     const sys = new ActorSystem();
     const pid = await GenServer.start(sys, { init: () => ok(null) }, undefined);
     const error = (await sys.call(pid, 'x').catch((e: unknown) => e)) as CallExitError;
-    expect((error.reason as { code: string }).code).toBe('unexpected_call');
+    expect((error.reason as Error & { code: string }).code).toBe('unexpected_call');
   });
 });
 
@@ -439,5 +439,26 @@ describe('GenServer start and stop', () => {
         state: { secret: '[redacted]' },
       }),
     ]);
+  });
+});
+
+describe('caller stacks', () => {
+  it('with callerStacks on, a call that times out shows where it was made', async () => {
+    const clock = new SimulatedClock();
+    const sys = new ActorSystem({ clock, callerStacks: true });
+    const pid = await GenServer.start(
+      sys,
+      { init: () => ok(null), handleCall: (_r, _f, s) => noreply(s) },
+      undefined,
+    );
+    async function someDistinctiveCaller() {
+      return sys.call(pid, 'hang', 10);
+    }
+    const pending = someDistinctiveCaller().catch((e: unknown) => e);
+    clock.advance(10);
+    const error = (await pending) as CallTimeoutError;
+    expect(error).toBeInstanceOf(CallTimeoutError);
+    expect(error.stack).toContain('call made at');
+    expect(error.stack).toContain('someDistinctiveCaller');
   });
 });
