@@ -72,5 +72,19 @@ export type {
 // -- supervision (supervisor.ts, dynamic-supervisor.ts, application.ts) --
 
 // -- registry (registry.ts) --
+export {
+  Registry,
+  RegistryNotRunningError,
+  KeyTakenError,
+  RegistryKeysError,
+  KeyNotHeldError,
+  RegistryAlreadyStartedError,
+} from './registry.js';
+export type {
+  RegistryKeys,
+  RegistryOptions,
+  RegistryChildSpec,
+  RegistryEntry,
+} from './registry.js';
 
 // -- tasks (task.ts) --
