@@ -443,9 +443,10 @@ export class Registry<K = string, V = unknown> implements NameResolver {
 
   /**
    * The `[pid, value]` entries under `key`: at most one for unique keys; for
-   * duplicate keys grouped by process (in the order processes first
-   * registered the key), each process's values oldest first. Never returns
-   * a process that has exited.
+   * duplicate keys grouped by process, processes in the order they started
+   * holding the key (a process that removed all its entries and registers
+   * again goes last), each process's values oldest first. Never returns a
+   * process that has exited.
    */
   lookup(key: K): Array<[Pid, V]> {
     this.running('lookup');
@@ -478,9 +479,10 @@ export class Registry<K = string, V = unknown> implements NameResolver {
   }
 
   /**
-   * The keys `pid` holds, in registration order: each once for unique keys;
-   * for duplicate keys a key appears once per entry (as in Elixir's
-   * `Registry.keys`). Empty for a process that has exited or holds none.
+   * The keys `pid` holds, in the order it started holding them: each once
+   * for unique keys; for duplicate keys a key appears once per entry, its
+   * repetitions side by side (as in Elixir's `Registry.keys`). Empty for a
+   * process that has exited or holds none.
    */
   keysOf(pid: Pid): K[] {
     this.running('keysOf');
