@@ -518,7 +518,7 @@ export function restartWanted(restart: RestartType, reason: ExitReason): boolean
 export async function invokeStart(
   ctx: Context,
   spec: NormalizedSpec,
-  childId: string | undefined = spec.id,
+  childId: string | undefined,
 ): Promise<Pid | 'ignore' | ChildStartError> {
   let result: unknown;
   try {
@@ -722,7 +722,7 @@ class SupervisorState {
   /** Starts the initial children in order; on a failure, stops those started and returns it. */
   async startInitial(specs: readonly NormalizedSpec[]): Promise<ChildStartError | null> {
     for (const spec of specs) {
-      const outcome = await invokeStart(this.ctx, spec);
+      const outcome = await invokeStart(this.ctx, spec, spec.id);
       if (outcome instanceof ChildStartError) {
         this.reportStartError(spec, outcome);
         await this.stopAll();
@@ -837,7 +837,7 @@ class SupervisorState {
   private async startGroup(trigger: Child, reason: ExitReason): Promise<void> {
     for (const child of this.group(trigger)) {
       if (child.pid !== null || !this.children.includes(child)) continue;
-      const outcome = await invokeStart(this.ctx, child.spec);
+      const outcome = await invokeStart(this.ctx, child.spec, child.spec.id);
       if (outcome instanceof ChildStartError) {
         this.reportStartError(child.spec, outcome);
         this.schedule(child, 'retry', 0, reason);
@@ -953,7 +953,7 @@ class SupervisorState {
           : new ChildAlreadyPresentError(this.label, spec.id),
       );
     }
-    const outcome = await invokeStart(this.ctx, spec);
+    const outcome = await invokeStart(this.ctx, spec, spec.id);
     if (outcome instanceof ChildStartError) return failure(outcome);
     if (outcome !== 'ignore' || spec.restart !== 'temporary') {
       this.children.push({ spec, pid: outcome === 'ignore' ? null : outcome, pending: 0 });
@@ -974,7 +974,7 @@ class SupervisorState {
     const child = this.find(id);
     const refused = this.refuseChange(id, child);
     if (refused !== null) return refused;
-    const outcome = await invokeStart(this.ctx, child!.spec);
+    const outcome = await invokeStart(this.ctx, child!.spec, id);
     if (outcome instanceof ChildStartError) return failure(outcome);
     if (outcome !== 'ignore') child!.pid = outcome;
     return success(outcome);
