@@ -1,0 +1,135 @@
+/**
+ * The broker server: owner of the topic set. Creating and deleting a topic
+ * go through it, one at a time, so that the table's topic set and the topic
+ * processes alive never disagree for long:
+ *
+ * - create: the topic's server is started first (the fallible step); only
+ *   once it runs is the record added to the table. A failed start leaves
+ *   nothing behind.
+ * - delete: the record is marked deleted, removed from the table and its
+ *   subscriptions are ended, all in one synchronous step; then its server is
+ *   stopped. A pending publish on the deleted topic fails with
+ *   `topic_not_found` (the server stops rather than accept it).
+ * - init (also after a crash of this server, or of the registry, whose
+ *   restart also restarts the topics' supervisor): reconcile. Every topic of
+ *   the table gets a running server, and any topic server whose name is not
+ *   in the table (left by a crash in the middle of a delete) is stopped.
+ *
+ * Requests answer with a value or with the typed error as the reply (never
+ * by crashing the server); the broker's handle throws the error.
+ */
+import { noreply, ok, reply, type Context, type GenServer, type Protocol } from '@ratatoskr/actors';
+import { TopicAlreadyExistsError, TopicNotFoundError } from './errors.js';
+import type { ResolvedTopicOptions } from './options.js';
+import type { BrokerRuntime } from './runtime.js';
+import { TopicRecord } from './table.js';
+import { startTopic, stopTopic } from './topics.js';
+
+export class CreateTopicRequest {
+  readonly type = 'create' as const;
+  constructor(
+    readonly name: string,
+    readonly options: ResolvedTopicOptions,
+  ) {}
+}
+
+export class DeleteTopicRequest {
+  readonly type = 'delete' as const;
+  constructor(readonly name: string) {}
+}
+
+export type BrokerServerProtocol = Protocol<
+  CreateTopicRequest | DeleteTopicRequest,
+  { create: string | TopicAlreadyExistsError | Error; delete: true | TopicNotFoundError },
+  never
+>;
+
+export interface BrokerServerState {
+  readonly runtime: BrokerRuntime;
+}
+
+export const BrokerServer: GenServer<BrokerServerState, BrokerRuntime, BrokerServerProtocol> = {
+  async init(runtime, ctx) {
+    runtime.serverPid = ctx.self;
+    await reconcile(runtime, ctx);
+    return ok({ runtime });
+  },
+
+  async handleCall(request, _from, state, ctx) {
+    switch (request.type) {
+      case 'create':
+        return reply(await create(state.runtime, request, ctx), state);
+      case 'delete':
+        return reply(await remove(state.runtime, request.name, ctx), state);
+    }
+  },
+
+  handleInfo(_message, state) {
+    return noreply(state);
+  },
+
+  formatState(state) {
+    return { topics: state.runtime.table?.topics.size ?? 0 };
+  },
+};
+
+async function create(
+  runtime: BrokerRuntime,
+  request: CreateTopicRequest,
+  ctx: Context,
+): Promise<string | Error> {
+  const table = runtime.table!;
+  const { name } = request;
+  if (table.topics.has(name)) return new TopicAlreadyExistsError(name);
+  const record = new TopicRecord(name, request.options, runtime.now());
+  try {
+    await startTopic(ctx, runtime, record);
+  } catch (error) {
+    return error instanceof Error ? error : new Error(String(error));
+  }
+  table.topics.set(name, record);
+  runtime.telemetry?.({ type: 'topic_created', topic: name });
+  runtime.logger.info({ label: 'topic_created', topic: name });
+  return name;
+}
+
+async function remove(
+  runtime: BrokerRuntime,
+  name: string,
+  ctx: Context,
+): Promise<true | TopicNotFoundError> {
+  const table = runtime.table!;
+  const record = table.topics.get(name);
+  if (record === undefined) return new TopicNotFoundError(name);
+
+  // One synchronous step: from here on the topic does not exist for anyone.
+  record.deleted = true;
+  table.topics.delete(name);
+  const subscribers = record.subs.length;
+  for (const sub of [...record.subs]) {
+    record.remove(sub);
+    sub.close('topic_deleted');
+  }
+
+  await stopTopic(ctx, runtime, name);
+  runtime.telemetry?.({ type: 'topic_deleted', topic: name });
+  runtime.logger.info({ label: 'topic_deleted', topic: name, subscribers });
+  return true;
+}
+
+/** Makes the topic processes match the table. */
+async function reconcile(runtime: BrokerRuntime, ctx: Context): Promise<void> {
+  const table = runtime.table;
+  if (table === null) return;
+  for (const record of table.topics.values()) {
+    if (whereis(runtime, record.name) === undefined) await startTopic(ctx, runtime, record);
+  }
+}
+
+function whereis(runtime: BrokerRuntime, name: string) {
+  try {
+    return runtime.registry.whereis(name);
+  } catch {
+    return undefined;
+  }
+}

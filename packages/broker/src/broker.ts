@@ -1,0 +1,520 @@
+/**
+ * The broker's public handle: `Broker.start(options)` starts a broker (its
+ * supervision tree) and resolves with a `Broker` whose methods are the API.
+ *
+ * Reads (`listTopics`, `topicExists`) come straight from the topic table.
+ * Creating and deleting topics are calls to the broker server. Publishing,
+ * subscribing and stats are calls (or, for `publishNoWait`, a cast) to the
+ * topic's own server, found through the topic registry; every check on a
+ * publish runs here, in the caller, before anything is sent, so an invalid
+ * publish fails at once and never reaches the topic.
+ */
+import {
+  ActorSystem,
+  CallExitError,
+  NoProcError,
+  isPid,
+  makeRef,
+  type Pid,
+  type Ref,
+} from '@ratatoskr/actors';
+import {
+  BrokerStoppedError,
+  InvalidBatchError,
+  InvalidOptionError,
+  InvalidPayloadError,
+  MaxSubscribersReachedError,
+  PayloadTooLargeError,
+  SubscriptionNotFoundError,
+  TopicNotFoundError,
+  TopicOverloadedError,
+  TopicUnavailableError,
+} from './errors.js';
+import {
+  CreateTopicRequest,
+  DeleteTopicRequest,
+  type BrokerServerProtocol,
+} from './broker-server.js';
+import {
+  EMPTY_METADATA,
+  checkMetadata,
+  payloadSize,
+  unmeasurableReason,
+  type MessageId,
+  type Metadata,
+} from './message.js';
+import { checkTopicName } from './names.js';
+import {
+  resolveSubscribeOptions,
+  resolveTopicOptions,
+  type SubscribeOptions,
+  type TopicOptions,
+} from './options.js';
+import { BrokerRuntime } from './runtime.js';
+import { MessageStream } from './stream.js';
+import {
+  KIND_CALLBACK,
+  KIND_PROCESS,
+  KIND_STREAM,
+  Subscription,
+  type MessageHandler,
+  type SubscriptionKind,
+} from './subscription.js';
+import type { TopicRecord } from './table.js';
+import { silentLogger, type BrokerLogger, type BrokerTelemetryHook } from './telemetry.js';
+import {
+  BatchRequest,
+  PublishRequest,
+  STATS_REQUEST,
+  SubscribeRequest,
+  UnsubscribeRequest,
+  type TopicProtocol,
+  type TopicStats,
+} from './topic-server.js';
+import { startTree, type BrokerTree } from './tree.js';
+import { Registry } from '@ratatoskr/actors';
+import { ActorError } from '@ratatoskr/actors';
+
+/** Options of `Broker.start`. Every field is optional. */
+export interface BrokerOptions {
+  /**
+   * The actor system to run in. Default: a new one, owned by the broker and
+   * shut down by `stop()`. Pass one to share it, or to inject a
+   * `SimulatedClock` (retention ages and timestamps follow its clock).
+   */
+  system?: ActorSystem;
+  /** Defaults for every topic's options (see `TopicOptions`); each `createTopic` may override them. */
+  topicDefaults?: TopicOptions;
+  /** Receives the broker's structured records. Default: silent. */
+  logger?: BrokerLogger;
+  /** Receives the broker's telemetry events. Default: none. */
+  telemetry?: BrokerTelemetryHook;
+}
+
+/** Options of `publish`, `publishNoWait`, and each `publishBatch` item. */
+export interface PublishOptions {
+  /** A flat map of string keys to string values. Default: none (`EMPTY_METADATA`). */
+  metadata?: Metadata;
+  /** Carried on the message as `partitionKey`. A string; default null. */
+  partitionKey?: string;
+}
+
+/** One item of `publishBatch`. */
+export interface BatchItem extends PublishOptions {
+  payload: unknown;
+}
+
+/** What `health()` returns. */
+export interface BrokerHealth {
+  /** `running`: every part of the tree is up; `degraded`: some part is restarting; `stopped`. */
+  status: 'running' | 'degraded' | 'stopped';
+  topics: number;
+  /** Topics whose server is running right now. */
+  topicServers: number;
+  subscriptions: number;
+  /** Topic restarts after crashes, summed over the live topics. */
+  topicRestarts: number;
+  /** Whether each process of the tree is alive. */
+  processes: { store: boolean; registry: boolean; topics: boolean; server: boolean };
+}
+
+let brokers = 0;
+
+/** A running broker. Start one with `Broker.start()`. */
+export class Broker {
+  /** The actor system the broker runs in. */
+  readonly system: ActorSystem;
+  private readonly runtime: BrokerRuntime;
+  private readonly ownsSystem: boolean;
+  private readonly serverName: string;
+  private tree: BrokerTree | null = null;
+  private stopped = false;
+
+  private constructor(options: BrokerOptions) {
+    const system = options.system ?? new ActorSystem();
+    if (!(system instanceof ActorSystem)) {
+      throw new InvalidOptionError('system', 'an ActorSystem', system);
+    }
+    this.system = system;
+    this.ownsSystem = options.system === undefined;
+    const registry = new Registry<string, unknown>({
+      keys: 'unique',
+      name: `ratatoskr.topics.${++brokers}`,
+    });
+    this.serverName = `ratatoskr.broker.${brokers}`;
+    this.runtime = new BrokerRuntime(
+      system,
+      registry,
+      options.logger ?? silentLogger,
+      options.telemetry ?? null,
+      resolveTopicOptions(options.topicDefaults),
+    );
+  }
+
+  /** Starts a broker: its supervision tree, with an empty topic table. */
+  static async start(options: BrokerOptions = {}): Promise<Broker> {
+    const broker = new Broker(options);
+    broker.tree = await startTree(broker.runtime, broker.serverName);
+    return broker;
+  }
+
+  // ---------------------------------------------------------------- topics
+
+  /**
+   * Creates a topic and resolves with its name. Rejects with
+   * `InvalidTopicNameError`, `InvalidOptionError`, or
+   * `TopicAlreadyExistsError`; in each case nothing changes.
+   */
+  async createTopic(name: string, options?: TopicOptions): Promise<string> {
+    this.ensureRunning('createTopic');
+    checkTopicName(name);
+    const resolved = resolveTopicOptions(options, this.runtime.topicDefaults);
+    const result = await this.callServer(new CreateTopicRequest(name, resolved));
+    if (result instanceof Error) throw result;
+    return result;
+  }
+
+  /**
+   * Deletes a topic: its subscriptions end (reason `topic_deleted`), its
+   * retained messages are dropped, and publishes pending on it or made later
+   * fail with `TopicNotFoundError`. Rejects with `TopicNotFoundError` if it
+   * does not exist.
+   */
+  async deleteTopic(name: string): Promise<void> {
+    this.ensureRunning('deleteTopic');
+    checkTopicName(name);
+    const result = await this.callServer(new DeleteTopicRequest(name));
+    if (result instanceof Error) throw result;
+  }
+
+  /** The names of every topic, in creation order. */
+  async listTopics(): Promise<string[]> {
+    this.ensureRunning('listTopics');
+    return [...this.table().topics.keys()];
+  }
+
+  /** Whether the topic exists. Rejects with `InvalidTopicNameError` for a name that breaks the rules. */
+  async topicExists(name: string): Promise<boolean> {
+    this.ensureRunning('topicExists');
+    checkTopicName(name);
+    return this.table().topics.has(name);
+  }
+
+  // ---------------------------------------------------------------- publishing
+
+  /**
+   * Publishes `payload` and resolves with the message id once the topic has
+   * accepted it (it is then retained and queued for every subscriber).
+   * Rejects at once, without sending anything, with `InvalidTopicNameError`,
+   * `TopicNotFoundError`, `InvalidPayloadError`, `PayloadTooLargeError`,
+   * `InvalidMetadataError` or `TopicOverloadedError`; with
+   * `TopicNotFoundError` if the topic is deleted while the publish is
+   * pending, and with `TopicUnavailableError` if its process crashed with
+   * the publish pending (it was not accepted then).
+   */
+  publish<T>(topic: string, payload: T, options?: PublishOptions): Promise<MessageId> {
+    let record: TopicRecord;
+    let request: PublishRequest;
+    let pid: Pid<TopicProtocol>;
+    try {
+      record = this.recordOf(topic, 'publish');
+      request = this.prepare(record, payload, options);
+      pid = this.serverOf(record);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    record.pending++;
+    return this.system.call(pid, request, Infinity).then(undefined, (error: unknown) => {
+      throw this.topicCallError(record, error);
+    });
+  }
+
+  /**
+   * Publishes without waiting: checks everything `publish` checks and
+   * throws the same errors synchronously, then sends the message to the
+   * topic and returns its id at once. If the topic crashes before handling
+   * it, the message is lost without notice: use `publish` when that matters.
+   */
+  publishNoWait<T>(topic: string, payload: T, options?: PublishOptions): MessageId {
+    const record = this.recordOf(topic, 'publishNoWait');
+    const request = this.prepare(record, payload, options);
+    const pid = this.serverOf(record);
+    record.pending++;
+    this.system.cast(pid, request);
+    return request.id;
+  }
+
+  /**
+   * Publishes several messages at consecutive offsets, all or nothing:
+   * every item is checked first, and if any is invalid the batch rejects
+   * with `InvalidBatchError` (naming the first invalid item, with its error
+   * as `cause`) and nothing is published. Otherwise the topic accepts them
+   * all in one step (no other publish interleaves) and the ids resolve in
+   * item order.
+   */
+  async publishBatch(topic: string, items: readonly BatchItem[]): Promise<MessageId[]> {
+    const record = this.recordOf(topic, 'publishBatch');
+    if (!Array.isArray(items))
+      throw new InvalidOptionError('items', 'an array of { payload }', items);
+    const requests = items.map((item, index) => {
+      try {
+        if (item === null || typeof item !== 'object') {
+          throw new InvalidOptionError(`items[${index}]`, 'an object { payload, metadata? }', item);
+        }
+        return this.prepare(record, item.payload, item);
+      } catch (error) {
+        throw error instanceof ActorError ? new InvalidBatchError(topic, index, error) : error;
+      }
+    });
+    const pid = this.serverOf(record);
+    record.pending++;
+    try {
+      return await this.system.call(pid, new BatchRequest(requests), Infinity);
+    } catch (error) {
+      throw this.topicCallError(record, error);
+    }
+  }
+
+  // ---------------------------------------------------------------- subscribing
+
+  /**
+   * Subscribes a callback: `handler(message)` runs in the subscription's own
+   * process for each message; a returned promise is awaited before the
+   * next. Resolves with the subscription's ref. Rejects with
+   * `InvalidTopicNameError`, `TopicNotFoundError`, `InvalidOptionError` or
+   * `MaxSubscribersReachedError`.
+   */
+  subscribe<T = unknown>(
+    topic: string,
+    handler: MessageHandler<T>,
+    options?: SubscribeOptions,
+  ): Promise<Ref>;
+  /**
+   * Subscribes a process: each `Message` arrives in `pid`'s mailbox as an
+   * info message, and the subscription ends when `pid` exits. The process
+   * also receives `SubscriptionEnd` and `SubscriberFailure` notices.
+   */
+  subscribe(topic: string, pid: Pid, options?: SubscribeOptions): Promise<Ref>;
+  /** Subscribes an async iterator (see `MessageStream`). */
+  subscribe<T = unknown>(topic: string, options?: SubscribeOptions): MessageStream<T>;
+  subscribe(
+    topic: string,
+    target?: MessageHandler | Pid | SubscribeOptions,
+    options?: SubscribeOptions,
+  ): Promise<Ref> | MessageStream {
+    if (typeof target === 'function') {
+      return this.subscribeWith(KIND_CALLBACK, topic, target as MessageHandler, null, options).then(
+        (sub) => sub.ref,
+      );
+    }
+    if (isPid(target)) {
+      return this.subscribeWith(KIND_PROCESS, topic, null, target, options).then((sub) => sub.ref);
+    }
+    const subscribed = this.subscribeWith(KIND_STREAM, topic, null, null, target);
+    return new MessageStream(topic, subscribed, (sub) => this.unsubscribe(topic, sub.ref));
+  }
+
+  /**
+   * Ends a subscription: it receives nothing more from this moment, even a
+   * message already queued for it (so it is safe to call from inside its
+   * own handler). Rejects with `SubscriptionNotFoundError` if `ref` is not a
+   * live subscription of `topic`.
+   */
+  async unsubscribe(topic: string, ref: Ref): Promise<void> {
+    const record = this.recordOf(topic, 'unsubscribe');
+    const sub = record.byRef.get(ref);
+    // Stop deliveries now, before the topic even hears of it.
+    sub?.close('unsubscribed');
+    let found: boolean;
+    try {
+      found = await this.system.call(this.serverOf(record), new UnsubscribeRequest(ref), Infinity);
+    } catch (error) {
+      // The topic is restarting: it drops the ended subscription when it comes back.
+      if (sub !== undefined && !record.deleted) return;
+      throw this.topicCallError(record, error);
+    }
+    if (!found) throw new SubscriptionNotFoundError(topic, ref);
+  }
+
+  private async subscribeWith(
+    kind: SubscriptionKind,
+    topic: string,
+    handler: MessageHandler | null,
+    target: Pid | null,
+    options: SubscribeOptions | undefined,
+  ): Promise<Subscription> {
+    const record = this.recordOf(topic, 'subscribe');
+    const resolved = resolveSubscribeOptions(options);
+    const runtime = this.runtime;
+    const sub = new Subscription(
+      makeRef(),
+      topic,
+      kind,
+      handler,
+      target,
+      resolved,
+      record.counters,
+      runtime,
+    );
+    let result: Ref | MaxSubscribersReachedError;
+    try {
+      result = await this.system.call(this.serverOf(record), new SubscribeRequest(sub), Infinity);
+    } catch (error) {
+      throw this.topicCallError(record, error);
+    }
+    if (result instanceof MaxSubscribersReachedError) throw result;
+    return sub;
+  }
+
+  // ---------------------------------------------------------------- introspection
+
+  /** Statistics of a topic (see `TopicStats`). Rejects with `TopicNotFoundError`. */
+  async stats(topic: string): Promise<TopicStats> {
+    const record = this.recordOf(topic, 'stats');
+    try {
+      return await this.system.call(this.serverOf(record), STATS_REQUEST, Infinity);
+    } catch (error) {
+      throw this.topicCallError(record, error);
+    }
+  }
+
+  /** The broker's health at this moment. */
+  async health(): Promise<BrokerHealth> {
+    const runtime = this.runtime;
+    const alive = (pid: Pid | null | undefined) => pid != null && this.system.isAlive(pid);
+    const processes = {
+      store: alive(runtime.storePid),
+      registry: alive(runtime.registry.pid),
+      topics: true,
+      server: alive(this.system.whereis(this.serverName)),
+    };
+    const records = runtime.table === null ? [] : [...runtime.table.topics.values()];
+    let topicServers = 0;
+    let subscriptions = 0;
+    let topicRestarts = 0;
+    for (const record of records) {
+      if (processes.registry && alive(runtime.registry.whereis(record.name))) topicServers++;
+      subscriptions += record.subs.length;
+      topicRestarts += record.counters.restarts;
+    }
+    const up = Object.values(processes).every(Boolean) && topicServers === records.length;
+    return {
+      status: this.stopped ? 'stopped' : up ? 'running' : 'degraded',
+      topics: records.length,
+      topicServers,
+      subscriptions,
+      topicRestarts,
+      processes,
+    };
+  }
+
+  /** The pid of a topic's server right now, or undefined (for introspection and tests). */
+  topicPid(topic: string): Pid | undefined {
+    try {
+      return this.runtime.registry.whereis(topic);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Stops the broker: every subscription ends (reason `broker_stopped`), the
+   * tree stops in order, and, if the broker made its own actor system, that
+   * system is shut down. Later operations fail with `BrokerStoppedError`.
+   */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    const table = this.runtime.table;
+    const subs = table === null ? [] : [...table.topics.values()].flatMap((r) => r.subs);
+    await this.tree?.stop();
+    await Promise.all(
+      subs.map((sub) => (sub.pid === null ? undefined : this.system.whenExited(sub.pid))),
+    );
+    if (this.ownsSystem) await this.system.shutdown();
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private ensureRunning(operation: string): void {
+    if (this.stopped) throw new BrokerStoppedError(operation);
+  }
+
+  private table() {
+    const table = this.runtime.table;
+    if (table === null) throw new BrokerStoppedError('the topic table');
+    return table;
+  }
+
+  /** The topic's record; throws for a bad name, a missing topic, or a stopped broker. */
+  private recordOf(topic: string, operation: string): TopicRecord {
+    const record = this.runtime.table?.topics.get(topic);
+    if (record !== undefined && !this.stopped) return record;
+    checkTopicName(topic);
+    this.ensureRunning(operation);
+    throw new TopicNotFoundError(topic);
+  }
+
+  /** The topic's running server; throws `TopicUnavailableError` while it restarts. */
+  private serverOf(record: TopicRecord): Pid<TopicProtocol> {
+    let pid: Pid | undefined;
+    try {
+      pid = this.runtime.registry.whereis(record.name);
+    } catch {
+      pid = undefined;
+    }
+    if (pid === undefined) {
+      if (record.deleted) throw new TopicNotFoundError(record.name);
+      throw new TopicUnavailableError(record.name);
+    }
+    return pid as Pid<TopicProtocol>;
+  }
+
+  /** Checks a publish and builds its request. */
+  private prepare(
+    record: TopicRecord,
+    payload: unknown,
+    options: PublishOptions | undefined,
+  ): PublishRequest {
+    const size = payloadSize(payload);
+    if (size < 0) throw new InvalidPayloadError(record.name, unmeasurableReason(payload));
+    const limits = record.options;
+    if (size > limits.maxPayloadBytes) {
+      throw new PayloadTooLargeError(record.name, limits.maxPayloadBytes, size);
+    }
+    let metadata = EMPTY_METADATA;
+    let partitionKey: string | null = null;
+    if (options !== undefined) {
+      metadata = checkMetadata(options.metadata);
+      const key = options.partitionKey;
+      if (key !== undefined) {
+        if (typeof key !== 'string') throw new InvalidOptionError('partitionKey', 'a string', key);
+        partitionKey = key;
+      }
+    }
+    if (record.pending >= limits.maxPendingPublishes) {
+      throw new TopicOverloadedError(record.name, limits.maxPendingPublishes);
+    }
+    return new PublishRequest(this.runtime.ids.take(), payload, metadata, partitionKey, size);
+  }
+
+  /** What a failed call to a topic server means to the caller. */
+  private topicCallError(record: TopicRecord, error: unknown): unknown {
+    if (!(error instanceof NoProcError || error instanceof CallExitError)) return error;
+    if (record.deleted) return new TopicNotFoundError(record.name);
+    return new TopicUnavailableError(record.name, error);
+  }
+
+  /** Calls the broker server, waiting through a restart of it (a few scheduler turns at most). */
+  private async callServer<Q extends CreateTopicRequest | DeleteTopicRequest>(request: Q) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.system.call<BrokerServerProtocol, Q>(this.serverName, request, Infinity);
+      } catch (error) {
+        const restarting = error instanceof NoProcError || error instanceof CallExitError;
+        if (!restarting || attempt >= 200 || this.stopped) throw error;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+  }
+}

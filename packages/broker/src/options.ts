@@ -1,0 +1,315 @@
+/**
+ * Every option the broker accepts, with its default and range, validated
+ * from declarative tables: one row per option, never a chain of ifs. A
+ * refused option throws `InvalidOptionError` naming the option, what it
+ * accepts and what it got, and changes nothing.
+ *
+ * Topic options (`createTopic(name, options)`):
+ *
+ * | option                  | default     | range                                   |
+ * |-------------------------|-------------|-----------------------------------------|
+ * | `maxSubscribers`        | 1000        | integer 1..1,000,000                    |
+ * | `maxPayloadBytes`       | 1 MiB       | integer 1..256 MiB                      |
+ * | `maxPendingPublishes`   | 100,000     | integer 1..10,000,000                   |
+ * | `retention.maxMessages` | 10,000      | integer 0..100,000,000 (0 keeps nothing)|
+ * | `retention.maxBytes`    | 64 MiB      | integer 0..2^53-1                       |
+ * | `retention.maxAgeMs`    | 3,600,000   | number > 0, or `Infinity`               |
+ *
+ * Subscription options (`subscribe(topic, target, options)`):
+ *
+ * | option         | default         | range                                                |
+ * |----------------|-----------------|------------------------------------------------------|
+ * | `bufferSize`   | 1024            | integer 1..1,000,000: messages queued, not yet handled |
+ * | `overflow`     | `'drop_oldest'` | `'drop_oldest'`, `'drop_newest'`, `'disconnect'`     |
+ * | `from`         | `'latest'`      | `'latest'`, `'earliest'`, or an offset (integer >= 0) |
+ * | `filter`       | none            | `(metadata, message) => boolean`                     |
+ * | `subscriberId` | none            | string of 1..255 characters, shown in stats          |
+ * | `owner`        | none            | a `Pid`: the subscription ends when it exits         |
+ * | `onError`      | none            | `(error, message) => void \| 'unsubscribe'`          |
+ * | `onEnd`        | none            | `(end: SubscriptionEnd) => void`                     |
+ */
+import { isPid, type Pid } from '@ratatoskr/actors';
+import { InvalidOptionError } from './errors.js';
+import type { Message, Metadata } from './message.js';
+import type { SubscriptionEnd } from './notices.js';
+
+/** Retention limits of a topic's log; the first limit reached evicts the oldest messages. */
+export interface RetentionOptions {
+  /** Messages kept at most. Default 10,000; 0 keeps none (replay then only sees live messages). */
+  maxMessages?: number;
+  /** Sum of retained payload sizes at most, in bytes. Default 64 MiB. */
+  maxBytes?: number;
+  /** Age at most, in ms, measured from the message's timestamp. Default one hour; `Infinity` disables. */
+  maxAgeMs?: number;
+}
+
+/** Options of `createTopic`. Every field is optional. */
+export interface TopicOptions {
+  /** Subscriptions the topic accepts at most; the next fails with `max_subscribers_reached`. Default 1000. */
+  maxSubscribers?: number;
+  /** Largest payload accepted, in bytes (see `payloadSize`); larger fail with `payload_too_large`. Default 1 MiB. */
+  maxPayloadBytes?: number;
+  /**
+   * Publishes that may wait in the topic's mailbox at once; one more fails
+   * at once with `topic_overloaded`. Awaited publishes never reach it from a
+   * single publisher; it bounds fire-and-forget floods. Default 100,000.
+   */
+  maxPendingPublishes?: number;
+  /** Bounds of the retained log. */
+  retention?: RetentionOptions;
+}
+
+/** Topic options with every default filled in. */
+export interface ResolvedTopicOptions {
+  readonly maxSubscribers: number;
+  readonly maxPayloadBytes: number;
+  readonly maxPendingPublishes: number;
+  readonly retention: Readonly<Required<RetentionOptions>>;
+}
+
+/** What a subscriber does when its queue is full and another message arrives. */
+export type SubscriberOverflow = 'drop_oldest' | 'drop_newest' | 'disconnect';
+
+/** Where a new subscription starts reading. */
+export type StartFrom = 'latest' | 'earliest' | number;
+
+/**
+ * What a subscription's `onError` may return: `'unsubscribe'` ends the
+ * subscription (reason `'unsubscribed'`); anything else keeps it.
+ */
+export type ErrorDecision = 'unsubscribe' | void;
+
+/** Options of `subscribe`. Every field is optional. */
+export interface SubscribeOptions {
+  /** Messages queued for this subscriber and not yet handled, at most. Default 1024. */
+  bufferSize?: number;
+  /**
+   * What a message that finds the queue full does (default `'drop_oldest'`):
+   * - `drop_oldest`: the oldest queued message is discarded to make room;
+   * - `drop_newest`: the arriving message is discarded;
+   * - `disconnect`: the subscription ends with a `SlowConsumerError` and its
+   *   queued messages are discarded.
+   * Every drop and disconnect is counted per subscription and per topic and
+   * emitted as telemetry.
+   */
+  overflow?: SubscriberOverflow;
+  /**
+   * Where to start: `'latest'` (default) delivers only messages published
+   * after the subscription; `'earliest'` replays every retained message
+   * first; an offset replays from that offset (from the oldest retained one
+   * if it has been evicted, live-only if it is in the future). Replay then
+   * continues with live messages without gap or duplicate.
+   */
+  from?: StartFrom;
+  /**
+   * Delivers only the messages for which it returns true. It runs in the
+   * subscriber's process; a filter that throws counts as a handler error.
+   */
+  filter?: (metadata: Metadata, message: Message) => boolean;
+  /** A label for this subscriber, shown in `stats(topic).subscribers` and in telemetry. */
+  subscriberId?: string;
+  /** The subscription ends (reason `'owner_exited'`) when this process exits; it also receives `SubscriptionEnd` and `SubscriberFailure` notices. */
+  owner?: Pid;
+  /**
+   * Called in the subscriber's process when the handler (or filter) throws
+   * or rejects. Return `'unsubscribe'` to end the subscription; any other
+   * result keeps it, and the next message is delivered. A throwing `onError`
+   * is counted as another error and ignored.
+   */
+  onError?: (error: unknown, message: Message) => ErrorDecision;
+  /** Called once in the subscriber's process when the subscription ends, with the reason. */
+  onEnd?: (end: SubscriptionEnd) => void;
+}
+
+/** Subscription options with every default filled in. */
+export interface ResolvedSubscribeOptions {
+  readonly bufferSize: number;
+  readonly overflow: SubscriberOverflow;
+  readonly from: StartFrom;
+  readonly filter: ((metadata: Metadata, message: Message) => boolean) | null;
+  readonly subscriberId: string | null;
+  readonly owner: Pid | null;
+  readonly onError: ((error: unknown, message: Message) => ErrorDecision) | null;
+  readonly onEnd: ((end: SubscriptionEnd) => void) | null;
+}
+
+// ------------------------------------------------------------------ tables
+
+interface Rule<T> {
+  readonly default: T;
+  readonly expected: string;
+  readonly valid: (value: unknown) => boolean;
+}
+
+type Table<T> = { readonly [K in keyof T]-?: Rule<T[K]> };
+
+const MiB = 1024 * 1024;
+
+function intIn(min: number, max: number): (value: unknown) => boolean {
+  return (value) => Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
+}
+
+function oneOf(...values: readonly unknown[]): (value: unknown) => boolean {
+  return (value) => values.includes(value);
+}
+
+const isFunction = (value: unknown): boolean => typeof value === 'function';
+const orNull =
+  (valid: (value: unknown) => boolean) =>
+  (value: unknown): boolean =>
+    value === null || valid(value);
+
+const TOPIC_RULES: Table<Omit<ResolvedTopicOptions, 'retention'>> = {
+  maxSubscribers: {
+    default: 1000,
+    expected: 'an integer in 1..1,000,000',
+    valid: intIn(1, 1_000_000),
+  },
+  maxPayloadBytes: {
+    default: MiB,
+    expected: `an integer in 1..${256 * MiB} (256 MiB)`,
+    valid: intIn(1, 256 * MiB),
+  },
+  maxPendingPublishes: {
+    default: 100_000,
+    expected: 'an integer in 1..10,000,000',
+    valid: intIn(1, 10_000_000),
+  },
+};
+
+const RETENTION_RULES: Table<Required<RetentionOptions>> = {
+  maxMessages: {
+    default: 10_000,
+    expected: 'an integer in 0..100,000,000',
+    valid: intIn(0, 100_000_000),
+  },
+  maxBytes: {
+    default: 64 * MiB,
+    expected: 'an integer >= 0',
+    valid: intIn(0, Number.MAX_SAFE_INTEGER),
+  },
+  maxAgeMs: {
+    default: 3_600_000,
+    expected: 'a number > 0, or Infinity',
+    valid: (v) => typeof v === 'number' && v > 0,
+  },
+};
+
+const SUBSCRIBE_RULES: Table<ResolvedSubscribeOptions> = {
+  bufferSize: {
+    default: 1024,
+    expected: 'an integer in 1..1,000,000',
+    valid: intIn(1, 1_000_000),
+  },
+  overflow: {
+    default: 'drop_oldest',
+    expected: "one of 'drop_oldest', 'drop_newest', 'disconnect'",
+    valid: oneOf('drop_oldest', 'drop_newest', 'disconnect'),
+  },
+  from: {
+    default: 'latest',
+    expected: "'latest', 'earliest' or an offset (an integer >= 0)",
+    valid: (v) => v === 'latest' || v === 'earliest' || intIn(0, Number.MAX_SAFE_INTEGER)(v),
+  },
+  filter: {
+    default: null,
+    expected: 'a function (metadata, message) => boolean',
+    valid: orNull(isFunction),
+  },
+  subscriberId: {
+    default: null,
+    expected: 'a string of 1..255 characters',
+    valid: orNull((v) => typeof v === 'string' && v.length >= 1 && v.length <= 255),
+  },
+  owner: { default: null, expected: 'a Pid', valid: orNull(isPid) },
+  onError: {
+    default: null,
+    expected: 'a function (error, message) => void | "unsubscribe"',
+    valid: orNull(isFunction),
+  },
+  onEnd: { default: null, expected: 'a function (end) => void', valid: orNull(isFunction) },
+};
+
+/**
+ * Fills defaults into `input` from `table`, refusing unknown keys and values
+ * out of range. `undefined` means "use the default".
+ */
+function resolve<T>(table: Table<T>, input: object | undefined, path: string): T {
+  if (input !== undefined && (input === null || typeof input !== 'object')) {
+    throw new InvalidOptionError(path.slice(0, -1) || 'options', 'an object', input);
+  }
+  const given = (input ?? {}) as Record<string, unknown>;
+  for (const key of Object.keys(given)) {
+    if (!(key in table) && given[key] !== undefined) {
+      throw new InvalidOptionError(
+        `${path}${key}`,
+        `one of the known options (${Object.keys(table).join(', ')})`,
+        given[key],
+      );
+    }
+  }
+  const out = {} as Record<string, unknown>;
+  for (const key of Object.keys(table) as (keyof T & string)[]) {
+    const rule = table[key];
+    const value = given[key];
+    if (value === undefined) {
+      out[key] = rule.default;
+    } else if (!rule.valid(value)) {
+      throw new InvalidOptionError(`${path}${key}`, rule.expected, value);
+    } else {
+      out[key] = value;
+    }
+  }
+  return out as T;
+}
+
+/**
+ * Resolves `createTopic` options over `defaults` (the broker's topic
+ * defaults). Throws `InvalidOptionError` for an unknown option or a value
+ * out of range.
+ */
+export function resolveTopicOptions(
+  input: TopicOptions | undefined,
+  defaults: ResolvedTopicOptions = DEFAULT_TOPIC_OPTIONS,
+): ResolvedTopicOptions {
+  if (input !== undefined && (input === null || typeof input !== 'object')) {
+    throw new InvalidOptionError('options', 'an object', input);
+  }
+  const given = input?.retention;
+  if (given !== undefined && (given === null || typeof given !== 'object')) {
+    throw new InvalidOptionError('retention', 'an object', given);
+  }
+  const { retention: _defaultRetention, ...defaultRest } = defaults;
+  const { retention: _givenRetention, ...givenRest } = input ?? {};
+  const top = resolve(TOPIC_RULES, { ...defaultRest, ...stripUndefined(givenRest) }, '');
+  const retentionInput = { ...defaults.retention, ...stripUndefined(given ?? {}) };
+  const retention = resolve(RETENTION_RULES, retentionInput, 'retention.');
+  return Object.freeze({ ...top, retention: Object.freeze(retention) });
+}
+
+/** Resolves `subscribe` options. Throws `InvalidOptionError` like `resolveTopicOptions`. */
+export function resolveSubscribeOptions(
+  input: SubscribeOptions | undefined,
+): ResolvedSubscribeOptions {
+  return resolve(SUBSCRIBE_RULES, input, '');
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [key, v] of Object.entries(value)) {
+    if (v !== undefined) (out as Record<string, unknown>)[key] = v;
+  }
+  return out;
+}
+
+/** Every topic default, as documented above. */
+export const DEFAULT_TOPIC_OPTIONS: ResolvedTopicOptions = Object.freeze({
+  maxSubscribers: TOPIC_RULES.maxSubscribers.default,
+  maxPayloadBytes: TOPIC_RULES.maxPayloadBytes.default,
+  maxPendingPublishes: TOPIC_RULES.maxPendingPublishes.default,
+  retention: Object.freeze({
+    maxMessages: RETENTION_RULES.maxMessages.default,
+    maxBytes: RETENTION_RULES.maxBytes.default,
+    maxAgeMs: RETENTION_RULES.maxAgeMs.default,
+  }),
+});

@@ -1,0 +1,529 @@
+/**
+ * Subscriptions and their processes.
+ *
+ * Every subscription has its own process, spawned by the topic server,
+ * unlinked: a subscriber that fails or stalls never touches the topic, and a
+ * topic that crashes never takes its subscribers down. Three kinds:
+ * - callback: the process calls `handler(message)` for each message; a
+ *   returned promise is awaited before the next message (the process is
+ *   suspended meanwhile, its queue filling up to `bufferSize`);
+ * - process: the process forwards each message (the `Message` itself) to
+ *   the target pid's mailbox;
+ * - stream: the process hands messages to the async iterator's pending
+ *   `next()`; the consumer also pulls directly from the queue.
+ *
+ * ## The queue
+ * Each subscription has a bounded FIFO ring (`bufferSize`). The topic is its
+ * only producer, the subscription's process its only consumer; both run on
+ * one thread, so the ring needs no locking. The topic pushes a message and,
+ * only if the process is not already awake, sends it one `WAKE`; the process
+ * then drains the ring (32 messages per `WAKE`, sending itself another
+ * `WAKE` to continue, so other processes interleave) and goes back to sleep
+ * once the ring is empty. A burst thus costs one mailbox message per
+ * subscriber, not one per message, and no closure or promise is made per
+ * delivery (unless the handler itself returns one).
+ *
+ * A full ring applies the overflow policy at the producer, synchronously:
+ * `drop_oldest` shifts one out, `drop_newest` discards the arrival,
+ * `disconnect` ends the subscription. Drops are counted here and in the
+ * topic's counters and emitted as telemetry.
+ *
+ * ## Ending
+ * `close(reason)` marks the subscription closed and wakes its process, which
+ * then discards what is still queued, tells the owner (`onEnd`, a
+ * `SubscriptionEnd` info message, or the iterator's end) and exits `normal`.
+ * A closed subscription delivers nothing more, even from a ring that still
+ * holds messages: that is what makes `unsubscribe` from inside a handler
+ * take effect before the next message. The topic monitors every
+ * subscription process, so a process that exits for any reason is removed
+ * from the topic's table.
+ *
+ * ## Failure
+ * A handler (or filter) that throws or rejects is isolated: the error is
+ * counted, logged, emitted, sent to the owner as a `SubscriberFailure`, and
+ * passed to `onError`; the subscription keeps going with the next message
+ * unless `onError` returns `'unsubscribe'`.
+ */
+import {
+  DownMessage,
+  type Context,
+  type Pid,
+  type ProcessHandler,
+  type Ref,
+} from '@ratatoskr/actors';
+import { SlowConsumerError } from './errors.js';
+import type { Message } from './message.js';
+import { SubscriberFailure, SubscriptionEnd, type SubscriptionEndReason } from './notices.js';
+import type { ResolvedSubscribeOptions } from './options.js';
+import type { BrokerRuntime } from './runtime.js';
+import type { TopicCounters } from './table.js';
+
+/** A subscription that calls a function. */
+export const KIND_CALLBACK = 0;
+/** A subscription that forwards to a process. */
+export const KIND_PROCESS = 1;
+/** A subscription read by an async iterator. */
+export const KIND_STREAM = 2;
+export type SubscriptionKind = typeof KIND_CALLBACK | typeof KIND_PROCESS | typeof KIND_STREAM;
+
+const KIND_NAMES = ['callback', 'process', 'iterator'] as const;
+
+/** Messages a subscription process understands. Shared constants: sending one allocates nothing. */
+export const WAKE: unique symbol = Symbol('wake');
+export const START: unique symbol = Symbol('start');
+
+const DROP_OLDEST = 0;
+const DROP_NEWEST = 1;
+const DISCONNECT = 2;
+const POLICIES = { drop_oldest: DROP_OLDEST, drop_newest: DROP_NEWEST, disconnect: DISCONNECT };
+
+/** Deliveries per `WAKE` before the process re-queues itself. */
+const DRAIN_BUDGET = 32;
+const INITIAL_RING = 8;
+
+/** A message handler of a callback subscription. */
+export type MessageHandler<T = unknown> = (message: Message<T>) => unknown;
+
+type Settle = (result: IteratorResult<Message>) => void;
+
+const DONE: IteratorResult<Message> = Object.freeze({ value: undefined, done: true });
+
+export class Subscription {
+  /** The subscription's process, once the topic has spawned it. */
+  pid: Pid | null = null;
+  /** Index in the topic record's `subs`, or -1 when not listed. */
+  slot = -1;
+  /** False once ended (or ending): nothing more is delivered. */
+  open = true;
+  endReason: SubscriptionEndReason | null = null;
+  endError: SlowConsumerError | null = null;
+  /** True while a `WAKE` is queued or being handled (no other is sent). */
+  awake: boolean;
+  /** The current topic server's monitor on this subscription's process. */
+  monitorRef: Ref | null = null;
+
+  delivered = 0;
+  dropped = 0;
+  errors = 0;
+
+  private ring: (Message | undefined)[] = new Array<Message | undefined>(INITIAL_RING);
+  private head = 0;
+  private mask = INITIAL_RING - 1;
+  /** Messages in the ring. */
+  queued = 0;
+  private replay: Message[] | null = null;
+  private replayAt = 0;
+  private readonly policy: number;
+  private readonly capacity: number;
+
+  private ownerRef: Ref | null = null;
+  private storeRef: Ref | null = null;
+  /** The message an async handler is working on, for its rejection. */
+  private current: Message | null = null;
+  private waiterResolve: Settle | null = null;
+  private waiterReject: ((error: unknown) => void) | null = null;
+  /** Stream kind: true once the end was handed to the iterator. */
+  streamEnded = false;
+  /** Stream kind: whether the slow-consumer error was already thrown to the consumer. */
+  private errorThrown = false;
+
+  constructor(
+    readonly ref: Ref,
+    readonly topic: string,
+    readonly kind: SubscriptionKind,
+    private readonly handler: MessageHandler | null,
+    /** Process kind: where messages go. */
+    readonly target: Pid | null,
+    readonly options: ResolvedSubscribeOptions,
+    private readonly counters: TopicCounters,
+    private readonly runtime: BrokerRuntime,
+  ) {
+    this.policy = POLICIES[options.overflow];
+    this.capacity = options.bufferSize;
+    // A stream is woken only while its consumer waits in next().
+    this.awake = kind === KIND_STREAM;
+  }
+
+  /** The subscription kind as a word, for stats. */
+  get kindName(): (typeof KIND_NAMES)[number] {
+    return KIND_NAMES[this.kind];
+  }
+
+  /** Who hears of failures and of the end: the owner option, else a process subscription's target. */
+  get owner(): Pid | null {
+    return this.options.owner ?? this.target;
+  }
+
+  // ---------------------------------------------------------------- producer side (topic)
+
+  /**
+   * Queues `message` (called by the topic). Returns false when this call
+   * disconnected the subscription, so the topic removes it.
+   */
+  offer(message: Message): boolean {
+    if (!this.open) return true;
+    if (this.queued >= this.capacity) {
+      if (this.policy === DROP_NEWEST) {
+        this.countDrop('drop_newest');
+        return true;
+      }
+      if (this.policy === DISCONNECT) {
+        this.disconnect();
+        return false;
+      }
+      this.shift();
+      this.countDrop('drop_oldest');
+    }
+    this.push(message);
+    if (!this.awake) {
+      this.awake = true;
+      this.runtime.system.send(this.pid!, WAKE);
+    }
+    return true;
+  }
+
+  /** Starts a replay of retained messages (called by the topic once, before any live message). */
+  beginReplay(messages: Message[]): void {
+    if (messages.length === 0) return;
+    this.replay = messages;
+    this.replayAt = 0;
+    if (this.kind !== KIND_STREAM && !this.awake) {
+      this.awake = true;
+      this.runtime.system.send(this.pid!, WAKE);
+    }
+  }
+
+  /**
+   * Ends the subscription with `reason`; its process finishes and exits.
+   * Idempotent: returns false if it had already ended.
+   */
+  close(reason: SubscriptionEndReason, error: SlowConsumerError | null = null): boolean {
+    if (!this.open) return false;
+    this.open = false;
+    this.endReason = reason;
+    this.endError = error;
+    // Always wake: even an awake process must get past a suspended handler.
+    if (this.pid !== null) this.runtime.system.send(this.pid, WAKE);
+    return true;
+  }
+
+  private disconnect(): void {
+    const discarded = this.queued;
+    this.clearRing();
+    this.dropped += discarded;
+    this.counters.dropped += discarded;
+    this.counters.disconnects++;
+    const error = new SlowConsumerError(this.topic, this.capacity);
+    this.close('slow_consumer', error);
+    this.runtime.telemetry?.({
+      type: 'subscriber_disconnected',
+      topic: this.topic,
+      ref: this.ref,
+      discarded,
+    });
+    this.runtime.logger.warn({
+      label: 'subscriber_disconnected',
+      topic: this.topic,
+      ref: this.ref.toString(),
+      subscriberId: this.options.subscriberId,
+      capacity: this.capacity,
+    });
+  }
+
+  private countDrop(policy: 'drop_oldest' | 'drop_newest'): void {
+    this.dropped++;
+    this.counters.dropped++;
+    const telemetry = this.runtime.telemetry;
+    if (telemetry !== null)
+      telemetry({ type: 'message_dropped', topic: this.topic, ref: this.ref, policy });
+  }
+
+  // ---------------------------------------------------------------- ring
+
+  private push(message: Message): void {
+    if (this.queued === this.ring.length) this.grow();
+    this.ring[(this.head + this.queued) & this.mask] = message;
+    this.queued++;
+  }
+
+  private shift(): Message | undefined {
+    if (this.queued === 0) return undefined;
+    const h = this.head;
+    const message = this.ring[h];
+    this.ring[h] = undefined;
+    this.head = (h + 1) & this.mask;
+    this.queued--;
+    return message;
+  }
+
+  private grow(): void {
+    const size = this.ring.length * 2;
+    const next = new Array<Message | undefined>(size);
+    for (let i = 0; i < this.queued; i++) next[i] = this.ring[(this.head + i) & this.mask];
+    this.ring = next;
+    this.head = 0;
+    this.mask = size - 1;
+  }
+
+  private clearRing(): void {
+    if (this.ring.length > INITIAL_RING) {
+      this.ring = new Array<Message | undefined>(INITIAL_RING);
+      this.mask = INITIAL_RING - 1;
+    } else {
+      this.ring.fill(undefined);
+    }
+    this.head = 0;
+    this.queued = 0;
+  }
+
+  /** The next message to deliver (replay first, then the ring), or undefined. */
+  private take(): Message | undefined {
+    const replay = this.replay;
+    if (replay !== null) {
+      const message = replay[this.replayAt++];
+      if (this.replayAt >= replay.length) {
+        this.replay = null;
+        this.replayAt = 0;
+      }
+      return message;
+    }
+    return this.shift();
+  }
+
+  /** The next message that passes the filter, or undefined. Counts it delivered. */
+  private takeAccepted(): Message | undefined {
+    for (;;) {
+      const message = this.take();
+      if (message === undefined) return undefined;
+      if (this.options.filter === null || this.passes(message)) {
+        this.delivered++;
+        this.counters.delivered++;
+        return message;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- consumer side (own process)
+
+  /** The subscription process's handler. */
+  readonly receive: ProcessHandler = (message, ctx) => {
+    if (message === WAKE) return this.drain(ctx);
+    if (message === START) return this.start(ctx);
+    if (message instanceof DownMessage) return this.down(message, ctx);
+    return undefined;
+  };
+
+  private start(ctx: Context): void {
+    const owner = this.owner;
+    if (owner !== null) this.ownerRef = ctx.monitor(owner);
+    const store = this.runtime.storePid;
+    if (store !== null) this.storeRef = ctx.monitor(store);
+    return undefined;
+  }
+
+  private down(message: DownMessage, ctx: Context): void | Promise<void> {
+    if (message.ref === this.ownerRef) this.close('owner_exited');
+    else if (message.ref === this.storeRef) this.close('broker_stopped');
+    else return undefined;
+    return this.drain(ctx);
+  }
+
+  private drain(ctx: Context): void | Promise<void> {
+    if (!this.open) return this.finish(ctx);
+    switch (this.kind) {
+      case KIND_CALLBACK:
+        return this.drainCallback(ctx);
+      case KIND_PROCESS:
+        return this.drainProcess(ctx);
+      default:
+        return this.drainStream();
+    }
+  }
+
+  private drainCallback(ctx: Context): void | Promise<void> {
+    const handler = this.handler!;
+    for (let n = 0; n < DRAIN_BUDGET; n++) {
+      if (!this.open) return this.finish(ctx);
+      const message = this.takeAccepted();
+      if (message === undefined) {
+        this.awake = false;
+        return undefined;
+      }
+      let result: unknown;
+      try {
+        result = handler(message);
+      } catch (error) {
+        this.report(error, message);
+        continue;
+      }
+      if (result !== undefined && isThenable(result)) {
+        // Suspend until the handler settles; the WAKE queued now resumes the drain.
+        this.current = message;
+        ctx.send(ctx.self, WAKE);
+        // The runtime only needs a thenable to suspend on; PromiseLike is one.
+        return result.then(ignore, this.rejected) as Promise<void>;
+      }
+    }
+    ctx.send(ctx.self, WAKE);
+    return undefined;
+  }
+
+  private drainProcess(ctx: Context): void {
+    const target = this.target!;
+    for (let n = 0; n < DRAIN_BUDGET; n++) {
+      if (!this.open) return this.finish(ctx);
+      const message = this.takeAccepted();
+      if (message === undefined) {
+        this.awake = false;
+        return undefined;
+      }
+      ctx.send(target, message);
+    }
+    ctx.send(ctx.self, WAKE);
+    return undefined;
+  }
+
+  private drainStream(): undefined {
+    const resolve = this.waiterResolve;
+    if (resolve !== null) {
+      const message = this.takeAccepted();
+      if (message !== undefined) {
+        this.waiterResolve = this.waiterReject = null;
+        resolve({ value: message, done: false });
+      }
+    }
+    // Stay asleep unless a consumer still waits for a message.
+    this.awake = this.waiterResolve === null;
+    return undefined;
+  }
+
+  /** An async handler rejected: same as a throw, on the message it was handling. */
+  private readonly rejected = (error: unknown): void => {
+    const message = this.current;
+    this.current = null;
+    if (message === null) return;
+    this.report(error, message);
+  };
+
+  /** Counts, logs and emits a handler failure, tells the owner, and asks `onError` what to do. */
+  private report(error: unknown, message: Message): void {
+    this.errors++;
+    this.counters.errors++;
+    this.runtime.telemetry?.({ type: 'subscriber_error', topic: this.topic, ref: this.ref, error });
+    this.runtime.logger.warn({
+      label: 'subscriber_error',
+      topic: this.topic,
+      ref: this.ref.toString(),
+      subscriberId: this.options.subscriberId,
+      error,
+    });
+    const owner = this.owner;
+    if (owner !== null) {
+      this.runtime.system.send(owner, new SubscriberFailure(this.ref, this.topic, error, message));
+    }
+    const onError = this.options.onError;
+    if (onError === null) return;
+    try {
+      if (onError(error, message) === 'unsubscribe') this.close('unsubscribed');
+    } catch {
+      this.errors++;
+      this.counters.errors++;
+    }
+  }
+
+  private passes(message: Message): boolean {
+    try {
+      return this.options.filter!(message.metadata, message) === true;
+    } catch (error) {
+      this.report(error, message);
+      return false;
+    }
+  }
+
+  /** Tells the owner the subscription ended, then exits the process. */
+  private finish(ctx: Context): never {
+    this.clearRing();
+    this.replay = null;
+    const end = new SubscriptionEnd(this.ref, this.topic, this.endReason!, this.endError);
+    this.runtime.telemetry?.({
+      type: 'subscription_ended',
+      topic: this.topic,
+      ref: this.ref,
+      reason: end.reason,
+    });
+    const onEnd = this.options.onEnd;
+    if (onEnd !== null) {
+      try {
+        onEnd(end);
+      } catch (error) {
+        this.errors++;
+        this.counters.errors++;
+        this.runtime.logger.warn({
+          label: 'subscriber_error',
+          topic: this.topic,
+          ref: this.ref.toString(),
+          subscriberId: this.options.subscriberId,
+          error,
+        });
+      }
+    }
+    const owner = this.owner;
+    if (owner !== null) ctx.send(owner, end);
+    if (this.kind === KIND_STREAM) this.endStream();
+    return ctx.exit('normal');
+  }
+
+  // ---------------------------------------------------------------- stream consumer
+
+  /**
+   * For the iterator: the next message if one is ready, `DONE`/the error if
+   * the stream has ended, or a promise that settles when one arrives.
+   */
+  pull(): Promise<IteratorResult<Message>> {
+    if (this.open) {
+      const message = this.takeAccepted();
+      if (message !== undefined) return Promise.resolve({ value: message, done: false });
+    }
+    if (this.streamEnded) {
+      if (this.endError !== null && !this.errorThrown) {
+        this.errorThrown = true;
+        return Promise.reject(this.endError);
+      }
+      return Promise.resolve(DONE);
+    }
+    if (this.waiterResolve !== null) {
+      return Promise.reject(
+        new Error('a subscription stream serves one next() at a time; await the previous one'),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      this.waiterResolve = resolve;
+      this.waiterReject = reject;
+      // The queue is empty now: the next offer (or close) must wake the process.
+      this.awake = false;
+    });
+  }
+
+  private endStream(): void {
+    this.streamEnded = true;
+    const resolve = this.waiterResolve;
+    const reject = this.waiterReject;
+    this.waiterResolve = this.waiterReject = null;
+    if (this.endError !== null && !this.errorThrown) {
+      this.errorThrown = true;
+      if (reject !== null) reject(this.endError);
+      return;
+    }
+    if (resolve !== null) resolve(DONE);
+  }
+}
+
+function ignore(): void {}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}

@@ -1,0 +1,94 @@
+/**
+ * The broker's ETS-like table: every topic's durable state, kept outside the
+ * topic's process so that a topic crash cannot take it.
+ *
+ * The table is owned by the store process (`store.ts`), the first and
+ * simplest process of the broker's tree, and is replaced by a fresh one only
+ * when the store restarts. Writers are fixed, so no two processes ever race
+ * on one field:
+ * - the topic set (`topics`) is written only by the broker server;
+ * - a record's log, subscription list and publish counters are written only
+ *   by that topic's server, after the handler's fallible work is done;
+ * - a subscription's queue is written by the topic (producer) and read by
+ *   the subscription's own process (consumer); its delivery counters are
+ *   written by that process.
+ * Anyone may read. Records are plain class instances, never drafted by immer:
+ * copying them per message would cost O(n) per publish.
+ */
+import type { Ref } from '@ratatoskr/actors';
+import { RetainedLog } from './log.js';
+import type { ResolvedTopicOptions } from './options.js';
+import type { Subscription } from './subscription.js';
+
+/** Per-topic counters, shared by the topic server and its subscriptions. */
+export class TopicCounters {
+  /** Messages accepted since the topic was created. */
+  published = 0;
+  /** Messages handed to subscribers (callback called, message forwarded, iterator yielded). */
+  delivered = 0;
+  /** Messages dropped by overflow policies (including those discarded by a disconnect). */
+  dropped = 0;
+  /** Handler, filter and `onError` failures. */
+  errors = 0;
+  /** Subscriptions ended by the `disconnect` policy. */
+  disconnects = 0;
+  /** Times the topic's process was restarted after a crash. */
+  restarts = 0;
+}
+
+/** One topic's durable state. */
+export class TopicRecord {
+  readonly log: RetainedLog;
+  /** Live subscriptions, in no particular order (removal swaps with the last). */
+  readonly subs: Subscription[] = [];
+  readonly byRef = new Map<Ref, Subscription>();
+  readonly counters = new TopicCounters();
+  /** Set by the broker server when the topic is deleted; a restarting server then does not come back. */
+  deleted = false;
+  /** Topic server processes started for this record so far. */
+  incarnations = 0;
+  /** Publish requests sent and not yet handled (bounded by `maxPendingPublishes`). */
+  pending = 0;
+
+  constructor(
+    readonly name: string,
+    readonly options: ResolvedTopicOptions,
+    /** Epoch ms when the topic was created. */
+    readonly createdAt: number,
+  ) {
+    this.log = new RetainedLog(options.retention);
+  }
+
+  add(sub: Subscription): void {
+    sub.slot = this.subs.length;
+    this.subs.push(sub);
+    this.byRef.set(sub.ref, sub);
+  }
+
+  /** Removes `sub` if it is still listed. Returns whether it was. */
+  remove(sub: Subscription): boolean {
+    if (this.byRef.get(sub.ref) !== sub) return false;
+    this.byRef.delete(sub.ref);
+    const subs = this.subs;
+    const last = subs.pop()!;
+    if (last !== sub) {
+      subs[sub.slot] = last;
+      last.slot = sub.slot;
+    }
+    sub.slot = -1;
+    return true;
+  }
+
+  /** Removes every subscription that has ended. */
+  removeClosed(): void {
+    for (let i = this.subs.length - 1; i >= 0; i--) {
+      const sub = this.subs[i]!;
+      if (!sub.open) this.remove(sub);
+    }
+  }
+}
+
+/** The topic set. Only the broker server adds or removes topics. */
+export class TopicTable {
+  readonly topics = new Map<string, TopicRecord>();
+}

@@ -1,0 +1,66 @@
+/**
+ * The broker's structured records and telemetry events, as closed unions.
+ * The broker never prints: records go to `BrokerOptions.logger` (silent by
+ * default), events to `BrokerOptions.telemetry` (none by default). A pino
+ * logger fits `BrokerLogger` as it is.
+ */
+import type { Ref } from '@ratatoskr/actors';
+
+/** Every broker log record carries a stable `label`. */
+export type BrokerLogRecord =
+  | {
+      label: 'subscriber_error';
+      topic: string;
+      ref: string;
+      subscriberId: string | null;
+      error: unknown;
+    }
+  | {
+      label: 'subscriber_disconnected';
+      topic: string;
+      ref: string;
+      subscriberId: string | null;
+      capacity: number;
+    }
+  | {
+      label: 'topic_restarted';
+      topic: string;
+      restarts: number;
+      subscribers: number;
+      retained: number;
+    }
+  | { label: 'topic_created'; topic: string }
+  | { label: 'topic_deleted'; topic: string; subscribers: number };
+
+/** Where broker records go. Same shape as the runtime's `Logger` (and pino's). */
+export interface BrokerLogger {
+  error(record: BrokerLogRecord, message?: string): void;
+  warn(record: BrokerLogRecord, message?: string): void;
+  info(record: BrokerLogRecord, message?: string): void;
+  debug(record: BrokerLogRecord, message?: string): void;
+}
+
+/** A logger that discards everything: the default. */
+export const silentLogger: BrokerLogger = {
+  error() {},
+  warn() {},
+  info() {},
+  debug() {},
+};
+
+/**
+ * Broker telemetry events. `message_dropped` is emitted once per dropped
+ * message (by `drop_oldest` or `drop_newest`), `subscriber_disconnected` once
+ * per `disconnect`, with the number of queued messages it discarded.
+ */
+export type BrokerTelemetryEvent =
+  | { type: 'topic_created'; topic: string }
+  | { type: 'topic_deleted'; topic: string }
+  | { type: 'topic_restarted'; topic: string; restarts: number }
+  | { type: 'message_dropped'; topic: string; ref: Ref; policy: 'drop_oldest' | 'drop_newest' }
+  | { type: 'subscriber_disconnected'; topic: string; ref: Ref; discarded: number }
+  | { type: 'subscriber_error'; topic: string; ref: Ref; error: unknown }
+  | { type: 'subscription_ended'; topic: string; ref: Ref; reason: string };
+
+/** Receives broker telemetry events. It runs inline: keep it cheap, and do not throw. */
+export type BrokerTelemetryHook = (event: BrokerTelemetryEvent) => void;
