@@ -70,6 +70,35 @@ export type {
 } from './gen-server.js';
 
 // -- supervision (supervisor.ts, dynamic-supervisor.ts, application.ts) --
+export {
+  Supervisor,
+  childSpec,
+  supervisionTree,
+  ChildNotFoundError,
+  ChildAlreadyPresentError,
+  ChildAlreadyStartedError,
+  ChildRunningError,
+  ChildRestartingError,
+  ChildStartError,
+} from './supervisor.js';
+export type {
+  RestartType,
+  Shutdown,
+  ChildType,
+  Strategy,
+  ChildSpec,
+  ChildSpecOptions,
+  ChildInfo,
+  ChildCounts,
+  BackoffOptions,
+  SupervisorOptions,
+  Caller,
+  TreeNode,
+} from './supervisor.js';
+export { DynamicSupervisor, MaxChildrenError } from './dynamic-supervisor.js';
+export type { DynamicSupervisorOptions } from './dynamic-supervisor.js';
+export { Application } from './application.js';
+export type { ApplicationOptions, ApplicationHandle } from './application.js';
 
 // -- registry (registry.ts) --
 export {
