@@ -1,0 +1,34 @@
+/**
+ * Runs one runtime workload over and over for a few seconds, for
+ * `node --cpu-prof`: `node --cpu-prof dist/profile/driver.js cast [seconds]`.
+ * Workloads: the keys of `runtimeWorkloads` (cast, call, call-infinity,
+ * pingpong, spawn).
+ */
+import { runtimeWorkloads } from '../runtime-suite.js';
+
+async function drive(name: string, seconds: number): Promise<void> {
+  const workload = runtimeWorkloads[name];
+  if (workload === undefined) {
+    throw new Error(
+      `unknown workload ${JSON.stringify(name)}; one of ${Object.keys(runtimeWorkloads).join(', ')}`,
+    );
+  }
+  const end = performance.now() + seconds * 1000;
+  let runs = 0;
+  while (performance.now() < end) {
+    const outcome = await workload({ quick: false });
+    if (outcome.delivered !== outcome.expected) {
+      throw new Error(`${name}: delivered ${outcome.delivered} of ${outcome.expected}`);
+    }
+    runs++;
+  }
+  console.log(`${name}: ${runs} run(s) in ${seconds} s`);
+}
+
+drive(process.argv[2] ?? 'cast', Number(process.argv[3] ?? 4)).then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

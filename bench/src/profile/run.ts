@@ -1,0 +1,54 @@
+/**
+ * Profiles runtime hot paths: for each workload, runs the driver under
+ * `node --cpu-prof` and prints the functions with the most self time.
+ *
+ * Usage: node dist/profile/run.js [workload ...] [--seconds N] [--top N] [--no-inline]
+ * (default workloads: cast call). With `--no-inline`, V8 inlines nothing
+ * (`--no-turbo-inlining`): slower overall, but each function's own cost is
+ * attributed to it instead of to the caller it was inlined into. Profiles are written to `bench/profiles/`
+ * (not committed) and can be opened in Chrome DevTools or speedscope for a
+ * flame graph.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { readProfile, renderTop, selfTimes } from './top.js';
+
+const driver = fileURLToPath(new URL('./driver.js', import.meta.url));
+const outDir = fileURLToPath(new URL('../../profiles/', import.meta.url));
+
+function option(args: string[], name: string, fallback: number): number {
+  const i = args.indexOf(name);
+  if (i < 0) return fallback;
+  const value = Number(args[i + 1]);
+  args.splice(i, 2);
+  return value;
+}
+
+function profile(workload: string, seconds: number, top: number, flags: string[]): void {
+  const dir = `${outDir}${workload}`;
+  mkdirSync(dir, { recursive: true });
+  const before = new Set(readdirSync(dir));
+  const run = spawnSync(
+    process.execPath,
+    [...flags, '--cpu-prof', `--cpu-prof-dir=${dir}`, driver, workload, String(seconds)],
+    { stdio: 'inherit' },
+  );
+  if (run.status !== 0) throw new Error(`driver for ${workload} exited with ${run.status}`);
+  const written = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile') && !before.has(f));
+  const file = written.sort().at(-1);
+  if (file === undefined) throw new Error(`no profile written for ${workload}`);
+  const mode = flags.length > 0 ? ` (${flags.join(' ')})` : '';
+  console.log(`\n== ${workload}${mode}: top ${top} by self time (${dir}/${file})`);
+  console.log(renderTop(selfTimes(readProfile(`${dir}/${file}`)), top));
+}
+
+const args = process.argv.slice(2);
+const seconds = option(args, '--seconds', 4);
+const top = option(args, '--top', 15);
+const noInline = args.indexOf('--no-inline');
+if (noInline >= 0) args.splice(noInline, 1);
+const flags = noInline >= 0 ? ['--no-turbo-inlining'] : [];
+for (const workload of args.length > 0 ? args : ['cast', 'call']) {
+  profile(workload, seconds, top, flags);
+}
