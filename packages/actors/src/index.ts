@@ -117,3 +117,19 @@ export type {
 } from './registry.js';
 
 // -- tasks (task.ts) --
+export {
+  Task,
+  TaskSupervisor,
+  asyncStream,
+  TaskExitError,
+  TaskSupervisorFullError,
+} from './task.js';
+export type {
+  TaskResult,
+  TaskFn,
+  TaskShutdown,
+  TaskSupervisorOptions,
+  TaskSupervisorChildSpec,
+  AsyncStreamOptions,
+  StreamFn,
+} from './task.js';
