@@ -29,7 +29,7 @@ import {
 } from './report.js';
 import { registrySuite } from './registry-suite.js';
 import { runtimeSuite } from './runtime-suite.js';
-import { supervisorNote, supervisorSuite } from './supervisor-suite.js';
+import { supervisorSuite } from './supervisor-suite.js';
 
 interface Options {
   quick: boolean;
@@ -99,7 +99,6 @@ async function runSuite(suite: string, benches: readonly Benchmark[], quick: boo
 async function main(): Promise<number> {
   const options = parseArgs(process.argv.slice(2));
   if (gcFunction() === null) progress('note: run node with --expose-gc for memory figures');
-  if (supervisorNote !== null) progress(`note: ${supervisorNote}`);
   const rows: ResultRow[] = [];
   const runs: Record<string, SuiteRun> = {};
   const failures: string[] = [];

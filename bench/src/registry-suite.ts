@@ -14,8 +14,13 @@ function keysOf(n: number): string[] {
   return Array.from({ length: n }, (_, i) => `topic-${i}`);
 }
 
-/** Keeps results alive so the JIT cannot drop the lookups. */
-let sink = 0;
+/** Counts lookup hits: keeps the results alive (the JIT cannot drop the lookups) and is checked. */
+let hits = 0;
+
+function checkHits(): void {
+  if (hits === 0) throw new Error('the timed lookups found nothing');
+  hits = 0;
+}
 
 async function registryRuntime(scale: Scale): Promise<RunOutcome> {
   const n = sized(scale, 10_000, 1_000);
@@ -37,7 +42,7 @@ async function registryRuntime(scale: Scale): Promise<RunOutcome> {
       batch: BATCH,
       fn: () => {
         for (let i = 0; i < BATCH; i++) {
-          sink += registry.lookup(keys[cursor]!).length;
+          hits += registry.lookup(keys[cursor]!).length;
           cursor = cursor + 1 === n ? 0 : cursor + 1;
         }
       },
@@ -47,12 +52,13 @@ async function registryRuntime(scale: Scale): Promise<RunOutcome> {
       batch: BATCH,
       fn: () => {
         for (let i = 0; i < BATCH; i++) {
-          if (registry.whereis(keys[cursor]!) !== undefined) sink++;
+          if (registry.whereis(keys[cursor]!) !== undefined) hits++;
           cursor = cursor + 1 === n ? 0 : cursor + 1;
         }
       },
     },
   ]);
+  checkHits();
   await system.shutdown();
   return { figures: rates, expected: n, delivered: found };
 }
@@ -69,12 +75,13 @@ async function mapBaseline(scale: Scale): Promise<RunOutcome> {
       batch: BATCH,
       fn: () => {
         for (let i = 0; i < BATCH; i++) {
-          if (table.get(keys[cursor]!) !== undefined) sink++;
+          if (table.get(keys[cursor]!) !== undefined) hits++;
           cursor = cursor + 1 === n ? 0 : cursor + 1;
         }
       },
     },
   ]);
+  checkHits();
   return { figures: rates, expected: n, delivered: table.size };
 }
 

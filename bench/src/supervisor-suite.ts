@@ -3,38 +3,11 @@
  * GenServer child; the child is killed (`system.exit(pid, 'kill')`) and the
  * clock stops when the runtime's `restart` telemetry event reports the new
  * child started. The name must then point to a new, live process.
- *
- * The package entry may not export `Supervisor` yet (supervisor.ts is
- * committed before its export line): until it does, `supervisorSuite` is
- * empty and `supervisorNote` says why, so the bench runs without it.
  */
-import * as actors from '@ratatoskr/actors';
-import {
-  ActorSystem,
-  GenServer,
-  ok,
-  type Context,
-  type Pid,
-  type TelemetryEvent,
-} from '@ratatoskr/actors';
+import { ActorSystem, GenServer, Supervisor, ok, type TelemetryEvent } from '@ratatoskr/actors';
 import { MiniActor, MiniScheduler } from './baselines.js';
 import { sized, type Benchmark, type RunOutcome, type Scale } from './harness.js';
 import { percentileOfSorted } from './stats.js';
-
-/** The part of the `Supervisor` API this benchmark uses. */
-interface SupervisorApi {
-  start(
-    spawner: ActorSystem,
-    children: { id: string; start: (ctx: Context) => Promise<Pid> }[],
-    options: { maxRestarts: number; maxSeconds: number },
-  ): Promise<Pid>;
-}
-
-const exported = (actors as Readonly<Record<string, unknown>>)['Supervisor'];
-const Supervisor: SupervisorApi | null =
-  typeof exported === 'object' && exported !== null && 'start' in exported
-    ? (exported as SupervisorApi)
-    : null;
 
 const NAME = 'bench-worker';
 
@@ -66,7 +39,7 @@ async function restartRuntime(scale: Scale): Promise<RunOutcome> {
   const watch = new RestartWatch();
   const system = new ActorSystem({ telemetry: watch.hook });
   const worker = { init: () => ok(0) };
-  await Supervisor!.start(
+  await Supervisor.start(
     system,
     [{ id: 'worker', start: (ctx) => GenServer.startLink(ctx, worker, undefined, { name: NAME }) }],
     { maxRestarts: 10 * n, maxSeconds: 3600 },
@@ -113,28 +86,19 @@ async function restartBaseline(scale: Scale): Promise<RunOutcome> {
   return { figures: latencyFigures(samples), expected: n, delivered: replaced };
 }
 
-/** Why the suite is empty, or null when it runs. */
-export const supervisorNote: string | null =
-  Supervisor === null
-    ? 'supervisor restart: skipped, @ratatoskr/actors does not export Supervisor yet'
-    : null;
-
-export const supervisorSuite: readonly Benchmark[] =
-  Supervisor === null
-    ? []
-    : [
-        {
-          id: 'runtime.restart',
-          suite: 'runtime',
-          title: 'supervisor restart',
-          method:
-            'one_for_one supervisor, one named GenServer child; kill the child, time until the restart telemetry event; the name must then point to a new live process; 2,000 restarts per run',
-          figures: [
-            { key: 'p50', label: 'supervisor restart P50', unit: 'us', better: 'lower' },
-            { key: 'p99', label: 'supervisor restart P99', unit: 'us', better: 'lower' },
-          ],
-          subject: restartRuntime,
-          baseline: { label: 'async re-create into a Map', run: restartBaseline },
-          runs: 3,
-        },
-      ];
+export const supervisorSuite: readonly Benchmark[] = [
+  {
+    id: 'runtime.restart',
+    suite: 'runtime',
+    title: 'supervisor restart',
+    method:
+      'one_for_one supervisor, one named GenServer child; kill the child, time until the restart telemetry event; the name must then point to a new live process; 2,000 restarts per run',
+    figures: [
+      { key: 'p50', label: 'supervisor restart P50', unit: 'us', better: 'lower' },
+      { key: 'p99', label: 'supervisor restart P99', unit: 'us', better: 'lower' },
+    ],
+    subject: restartRuntime,
+    baseline: { label: 'async re-create into a Map', run: restartBaseline },
+    runs: 3,
+  },
+];
