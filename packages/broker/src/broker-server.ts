@@ -23,7 +23,7 @@ import { TopicAlreadyExistsError, TopicNotFoundError } from './errors.js';
 import type { ResolvedTopicOptions } from './options.js';
 import type { BrokerRuntime } from './runtime.js';
 import { TopicRecord } from './table.js';
-import { startTopic, stopTopic } from './topics.js';
+import { runningTopics, startTopic, stopTopic, topicServer } from './topics.js';
 
 export class CreateTopicRequest {
   readonly type = 'create' as const;
@@ -50,7 +50,6 @@ export interface BrokerServerState {
 
 export const BrokerServer: GenServer<BrokerServerState, BrokerRuntime, BrokerServerProtocol> = {
   async init(runtime, ctx) {
-    runtime.serverPid = ctx.self;
     await reconcile(runtime, ctx);
     return ok({ runtime });
   },
@@ -111,25 +110,24 @@ async function remove(
     sub.close('topic_deleted');
   }
 
-  await stopTopic(ctx, runtime, name);
+  const pid = topicServer(runtime, name);
+  if (pid !== undefined) await stopTopic(ctx, runtime, pid);
   runtime.telemetry?.({ type: 'topic_deleted', topic: name });
   runtime.logger.info({ label: 'topic_deleted', topic: name, subscribers });
   return true;
 }
 
-/** Makes the topic processes match the table. */
+/**
+ * Makes the topic processes match the table: a server for every topic, and
+ * none for a name the table does not hold.
+ */
 async function reconcile(runtime: BrokerRuntime, ctx: Context): Promise<void> {
   const table = runtime.table;
   if (table === null) return;
-  for (const record of table.topics.values()) {
-    if (whereis(runtime, record.name) === undefined) await startTopic(ctx, runtime, record);
+  for (const { pid, name } of await runningTopics(ctx, runtime)) {
+    if (name === undefined || !table.topics.has(name)) await stopTopic(ctx, runtime, pid);
   }
-}
-
-function whereis(runtime: BrokerRuntime, name: string) {
-  try {
-    return runtime.registry.whereis(name);
-  } catch {
-    return undefined;
+  for (const record of table.topics.values()) {
+    if (topicServer(runtime, record.name) === undefined) await startTopic(ctx, runtime, record);
   }
 }

@@ -10,11 +10,14 @@
  * publish fails at once and never reaches the topic.
  */
 import {
+  ActorError,
   ActorSystem,
   CallExitError,
   NoProcError,
+  Registry,
   isPid,
   makeRef,
+  type ApplicationHandle,
   type Pid,
   type Ref,
 } from '@ratatoskr/actors';
@@ -71,9 +74,7 @@ import {
   type TopicProtocol,
   type TopicStats,
 } from './topic-server.js';
-import { startTree, type BrokerTree } from './tree.js';
-import { Registry } from '@ratatoskr/actors';
-import { ActorError } from '@ratatoskr/actors';
+import { startTree } from './tree.js';
 
 /** Options of `Broker.start`. Every field is optional. */
 export interface BrokerOptions {
@@ -126,8 +127,7 @@ export class Broker {
   readonly system: ActorSystem;
   private readonly runtime: BrokerRuntime;
   private readonly ownsSystem: boolean;
-  private readonly serverName: string;
-  private tree: BrokerTree | null = null;
+  private tree: ApplicationHandle | null = null;
   private stopped = false;
 
   private constructor(options: BrokerOptions) {
@@ -137,12 +137,15 @@ export class Broker {
     }
     this.system = system;
     this.ownsSystem = options.system === undefined;
-    const registry = new Registry<string, unknown>({
-      keys: 'unique',
-      name: `ratatoskr.topics.${++brokers}`,
-    });
-    this.serverName = `ratatoskr.broker.${brokers}`;
+    const n = ++brokers;
+    const names = {
+      server: `ratatoskr.${n}.server`,
+      topics: `ratatoskr.${n}.topics`,
+      registry: `ratatoskr.${n}.registry`,
+    };
+    const registry = new Registry<string, unknown>({ keys: 'unique', name: names.registry });
     this.runtime = new BrokerRuntime(
+      names,
       system,
       registry,
       options.logger ?? silentLogger,
@@ -154,7 +157,7 @@ export class Broker {
   /** Starts a broker: its supervision tree, with an empty topic table. */
   static async start(options: BrokerOptions = {}): Promise<Broker> {
     const broker = new Broker(options);
-    broker.tree = await startTree(broker.runtime, broker.serverName);
+    broker.tree = await startTree(broker.runtime);
     return broker;
   }
 
@@ -385,8 +388,8 @@ export class Broker {
     const processes = {
       store: alive(runtime.storePid),
       registry: alive(runtime.registry.pid),
-      topics: true,
-      server: alive(this.system.whereis(this.serverName)),
+      topics: alive(this.system.whereis(runtime.names.topics)),
+      server: alive(this.system.whereis(runtime.names.server)),
     };
     const records = runtime.table === null ? [] : [...runtime.table.topics.values()];
     let topicServers = 0;
@@ -509,7 +512,8 @@ export class Broker {
   private async callServer<Q extends CreateTopicRequest | DeleteTopicRequest>(request: Q) {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.system.call<BrokerServerProtocol, Q>(this.serverName, request, Infinity);
+        const server = this.runtime.names.server;
+        return await this.system.call<BrokerServerProtocol, Q>(server, request, Infinity);
       } catch (error) {
         const restarting = error instanceof NoProcError || error instanceof CallExitError;
         if (!restarting || attempt >= 200 || this.stopped) throw error;

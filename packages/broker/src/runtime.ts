@@ -11,20 +11,28 @@ import type { ResolvedTopicOptions } from './options.js';
 import type { TopicTable } from './table.js';
 import type { BrokerLogger, BrokerTelemetryHook } from './telemetry.js';
 
+/** Local names (in the actor system) of a broker's processes. */
+export interface BrokerNames {
+  /** The broker server. */
+  readonly server: string;
+  /** The DynamicSupervisor of topic servers. */
+  readonly topics: string;
+  /** The topic registry's owner. */
+  readonly registry: string;
+}
+
 export class BrokerRuntime {
   /** The table of the running store; null while the store is down. */
   table: TopicTable | null = null;
   /** The running store process, or null. Subscriber processes monitor it. */
   storePid: Pid | null = null;
-  /** The broker server, or null while it restarts. */
-  serverPid: Pid | null = null;
-  /** The DynamicSupervisor of topic servers, or null while it restarts. */
-  topicsPid: Pid | null = null;
   readonly ids = new IdSource();
   /** Epoch milliseconds at clock time 0, so that `now()` reads the injected clock. */
   private readonly epoch: number;
 
   constructor(
+    /** Local names of the tree's processes, unique per broker. */
+    readonly names: BrokerNames,
     readonly system: ActorSystem,
     readonly registry: Registry<string, unknown>,
     readonly logger: BrokerLogger,

@@ -1,41 +1,58 @@
 /**
- * Starting and stopping topic servers.
- *
- * Topic servers are children of the broker's DynamicSupervisor of topics,
- * `transient` (restarted after a crash or a kill, not after a deletion),
- * registered in the topic registry under their topic's name.
+ * Starting and stopping topic servers: children of the broker's
+ * DynamicSupervisor of topics, `transient` (restarted after a crash or a
+ * kill, not after a deletion), registered in the topic registry under their
+ * topic's name.
  */
-import { GenServer, via, type Context, type Pid } from '@ratatoskr/actors';
+import { DynamicSupervisor, childSpec, via, type Context, type Pid } from '@ratatoskr/actors';
 import type { BrokerRuntime } from './runtime.js';
 import type { TopicRecord } from './table.js';
 import { TopicServer } from './topic-server.js';
 
-/** Starts the server of `record` and resolves with its pid. */
-export function startTopic(
+/** Starts the server of `record` under the topics supervisor. */
+export async function startTopic(
   ctx: Context,
   runtime: BrokerRuntime,
   record: TopicRecord,
-): Promise<Pid> {
-  return GenServer.start(
-    ctx,
+): Promise<void> {
+  const spec = childSpec(
     TopicServer,
     { record, runtime },
-    {
-      name: via(runtime.registry, record.name),
-    },
+    { id: record.name, restart: 'transient', name: via(runtime.registry, record.name) },
   );
+  await DynamicSupervisor.startChild(ctx, runtime.names.topics, spec);
 }
 
-/** Stops the server registered under `name`, if any, and resolves once it has exited. */
-export async function stopTopic(ctx: Context, runtime: BrokerRuntime, name: string): Promise<void> {
-  let pid: Pid | undefined;
+/** Stops a topic server and resolves once it has exited. */
+export function stopTopic(ctx: Context, runtime: BrokerRuntime, pid: Pid): Promise<void> {
+  return DynamicSupervisor.terminateChild(ctx, runtime.names.topics, pid).catch(() => undefined);
+}
+
+/** The topic server registered under `name`, or undefined (also while the registry restarts). */
+export function topicServer(runtime: BrokerRuntime, name: string): Pid | undefined {
   try {
-    pid = runtime.registry.whereis(name);
+    return runtime.registry.whereis(name);
   } catch {
-    return;
+    return undefined;
   }
-  if (pid === undefined) return;
-  const exited = ctx.system.whenExited(pid);
-  ctx.exit(pid, 'shutdown');
-  await exited;
+}
+
+/** Every running topic server with the topic name it is registered under. */
+export async function runningTopics(
+  ctx: Context,
+  runtime: BrokerRuntime,
+): Promise<{ pid: Pid; name: string | undefined }[]> {
+  const children = await DynamicSupervisor.whichChildren(ctx, runtime.names.topics);
+  const out: { pid: Pid; name: string | undefined }[] = [];
+  for (const child of children) {
+    if (child.pid === null) continue;
+    let name: string | undefined;
+    try {
+      name = runtime.registry.keysOf(child.pid)[0];
+    } catch {
+      name = undefined;
+    }
+    out.push({ pid: child.pid, name });
+  }
+  return out;
 }
