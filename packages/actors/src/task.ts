@@ -852,6 +852,8 @@ class StreamRun<T, R> implements AsyncIterableIterator<R | TaskResult<R>> {
   private failure: unknown = null;
   private sourceDone = false;
   private pulling = false;
+  /** An item an async source delivered after the consumer stopped waiting: started at the next `next()`. */
+  private held: { readonly item: T } | null = null;
   private started = 0;
   private emitted = 0;
   private readonly running = new Map<number, InFlight<R>>();
@@ -913,7 +915,10 @@ class StreamRun<T, R> implements AsyncIterableIterator<R | TaskResult<R>> {
     if (result !== undefined) {
       this.waiter = null;
       waiter.resolve({ done: false, value: this.emit(result) });
-    } else if (this.state === 'done' || (this.sourceDone && this.running.size === 0)) {
+    } else if (
+      this.state === 'done' ||
+      (this.sourceDone && this.held === null && this.running.size === 0)
+    ) {
       this.close();
     }
   }
@@ -936,7 +941,12 @@ class StreamRun<T, R> implements AsyncIterableIterator<R | TaskResult<R>> {
   /** Starts tasks while there is room and items; pulls from an async source one at a time. */
   private fill(): void {
     const source = this.source;
-    while (this.state === 'open' && !this.sourceDone && !this.pulling) {
+    const held = this.held;
+    if (held !== null && this.running.size < this.options.maxConcurrency) {
+      this.held = null;
+      this.start(held.item);
+    }
+    while (this.state === 'open' && !this.sourceDone && !this.pulling && this.held === null) {
       if (this.running.size >= this.options.maxConcurrency) return;
       if (source.async) {
         this.pulling = true;
@@ -962,7 +972,8 @@ class StreamRun<T, R> implements AsyncIterableIterator<R | TaskResult<R>> {
     this.pulling = false;
     if (this.state !== 'open') return;
     if (r.done === true) this.sourceDone = true;
-    else this.start(r.value);
+    else this.held = { item: r.value };
+    // pump starts the held item only if the consumer is still waiting.
     this.pump();
   }
 
@@ -1052,6 +1063,7 @@ class StreamRun<T, R> implements AsyncIterableIterator<R | TaskResult<R>> {
       this.system.exit(entry.task.pid, 'kill');
     }
     this.running.clear();
+    this.held = null;
     this.byIndex.clear();
     this.queue.length = 0;
     if (!this.sourceDone) {
