@@ -45,7 +45,7 @@ import type { TimerHandle } from './clock.js';
 import { describeDest, describeValue } from './describe.js';
 import { ExitMessage, KIND_CALL, KIND_INFO, KIND_INIT, KIND_STOP } from './messages.js';
 import { Pid, makeRef, type Ref } from './pid.js';
-import { S_DEAD, type Context, type Proc, type ProcessLogic } from './process.js';
+import { S_DEAD, S_EXITING, type Context, type Proc, type ProcessLogic } from './process.js';
 import type { Dest } from './protocol.js';
 import {
   ActorError,
@@ -481,9 +481,10 @@ const SUPERVISOR_RULES: Record<keyof TaskSupervisorOptions, Rule> = {
  * The supervisor process: traps exits, is linked to and the parent of every
  * task it runs, and never restarts one (tasks are `temporary`). When its
  * parent sends it an exit signal (or it is stopped), it stops every task as
- * `options.shutdown` says, then exits with that reason. Exit signals from
- * anyone else, its tasks included, are ignored: a task's crash has already
- * been reported by the runtime.
+ * `options.shutdown` says, then exits with that reason; while it does, new
+ * tasks are refused with `NoProcError`. Exit signals from anyone else are
+ * ignored, and a task's end never reaches it as a message: the link is
+ * removed as the task exits (its crash has been reported by the runtime).
  * @internal
  */
 class TaskSupervisorLogic implements ProcessLogic {
@@ -541,7 +542,8 @@ class TaskSupervisorLogic implements ProcessLogic {
   }
 
   checkRoom(): void {
-    if (this.proc.status === S_DEAD) throw new NoProcError(this.proc.self.toString());
+    // A supervisor that is stopping takes no new tasks.
+    if (this.proc.status >= S_EXITING) throw new NoProcError(this.proc.self.toString());
     if (this.children.size >= this.maxChildren) {
       throw new TaskSupervisorFullError(this.proc.self, this.maxChildren);
     }
@@ -551,6 +553,9 @@ class TaskSupervisorLogic implements ProcessLogic {
     const pid = child.self;
     this.children.add(pid);
     child.addExitHook(() => {
+      // Runs before the task's links fire: unlinking here spares the
+      // supervisor an EXIT message it would only ignore.
+      this.proc.unlink(pid);
       this.children.delete(pid);
       if (this.children.size === 0) this.allGone?.();
     });

@@ -64,6 +64,9 @@ describe('TaskSupervisor', () => {
     expect(sys.isAlive(task.pid)).toBe(false);
     expect(sys.isAlive(h.pid)).toBe(true);
     expect(sys.isAlive(sup)).toBe(true);
+    // The task's end never reaches the supervisor as a message.
+    expect(sys.processInfo(sup)?.messagesHandled).toBe(0);
+    expect(sys.processInfo(sup)?.links).toEqual([]);
     expect(h.received).toHaveLength(1);
     const down = h.received[0] as DownMessage;
     expect(isDown(down) && down.ref === task.ref && down.reason === boom).toBe(true);
@@ -181,6 +184,8 @@ describe('TaskSupervisor', () => {
     await tick();
     expect(sys.isAlive(stubborn.pid)).toBe(true);
     expect(stopped).toBe(false);
+    // While it stops, it takes no new task.
+    expect(() => TaskSupervisor.asyncNolink(sys, sup, () => 1)).toThrow(NoProcError);
     clock.advance(1);
     await tick();
     expect(stopped).toBe(true);
