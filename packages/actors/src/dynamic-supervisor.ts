@@ -363,9 +363,8 @@ const dynamicServer: GenServer<DynamicState, ResolvedOptions, DynamicProtocol> =
 };
 
 function startDynamic(
-  spawner: Spawner,
   options: DynamicSupervisorOptions,
-  linked: boolean,
+  startServer: (args: ResolvedOptions, start: StartOptions) => Promise<Pid>,
 ): Promise<Pid> {
   let resolved: ResolvedOptions;
   try {
@@ -375,9 +374,7 @@ function startDynamic(
   }
   const startOptions: StartOptions = { timeout: Infinity, trapExit: true };
   if (resolved.name !== undefined) startOptions.name = resolved.name;
-  return linked
-    ? GenServer.startLink(spawner as Context, dynamicServer, resolved, startOptions)
-    : GenServer.start(spawner, dynamicServer, resolved, startOptions);
+  return startServer(resolved, startOptions);
 }
 
 /**
@@ -393,7 +390,9 @@ export const DynamicSupervisor = {
    * taken name.
    */
   start(spawner: Spawner, options: DynamicSupervisorOptions = {}): Promise<Pid> {
-    return startDynamic(spawner, options, false);
+    return startDynamic(options, (args, start) =>
+      GenServer.start(spawner, dynamicServer, args, start),
+    );
   },
 
   /** Like `start`, linked to the calling process (its parent). */
@@ -405,7 +404,9 @@ export const DynamicSupervisor = {
         ),
       );
     }
-    return startDynamic(ctx, options, true);
+    return startDynamic(options, (args, start) =>
+      GenServer.startLink(ctx, dynamicServer, args, start),
+    );
   },
 
   /**

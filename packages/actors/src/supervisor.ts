@@ -812,8 +812,10 @@ class SupervisorState {
         return [child];
       case 'one_for_all':
         return [...this.children];
-      case 'rest_for_one':
-        return this.children.slice(this.children.indexOf(child));
+      case 'rest_for_one': {
+        const at = this.children.indexOf(child);
+        return at < 0 ? [child] : this.children.slice(at);
+      }
     }
   }
 
@@ -1071,21 +1073,23 @@ function unwrapStartError(error: unknown): unknown {
   return error;
 }
 
+type ServerStarter = (
+  behaviour: typeof supervisorServer,
+  args: SupervisorArgs,
+  options: StartOptions,
+) => Promise<Pid>;
+
 async function startSupervisor(
-  spawner: Spawner,
   children: readonly ChildSpec[],
   options: SupervisorOptions,
-  linked: boolean,
+  startServer: ServerStarter,
 ): Promise<Pid> {
   const args: SupervisorArgs = {
     children: normalizeChildren(children),
     options: resolveOptions(options),
   };
-  const startOptions = startOptionsOf(args.options);
   try {
-    return linked
-      ? await GenServer.startLink(spawner as Context, supervisorServer, args, startOptions)
-      : await GenServer.start(spawner, supervisorServer, args, startOptions);
+    return await startServer(supervisorServer, args, startOptionsOf(args.options));
   } catch (error) {
     throw unwrapStartError(error);
   }
@@ -1138,7 +1142,9 @@ export const Supervisor = {
    * stopped in reverse order, and with `NameTakenError` if the name is taken.
    */
   start(spawner: Spawner, children: ChildSpec[], options: SupervisorOptions = {}): Promise<Pid> {
-    return startSupervisor(spawner, children, options, false);
+    return startSupervisor(children, options, (behaviour, args, start) =>
+      GenServer.start(spawner, behaviour, args, start),
+    );
   },
 
   /** Like `start`, linked to the calling process (its parent). */
@@ -1150,7 +1156,9 @@ export const Supervisor = {
         ),
       );
     }
-    return startSupervisor(ctx, children, options, true);
+    return startSupervisor(children, options, (behaviour, args, start) =>
+      GenServer.startLink(ctx, behaviour, args, start),
+    );
   },
 
   /**
