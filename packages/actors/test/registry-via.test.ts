@@ -99,6 +99,22 @@ describe('via names through a Registry', () => {
     expect(down.reason).toBeInstanceOf(Error);
   });
 
+  it('ctx.monitor(via) from inside a process resolves the name at the time of the call', async () => {
+    const { sys, reg } = await setup();
+    const pid = await GenServer.start(sys, Echo, 'w', { name: via(reg, 'w') });
+    const downs: DownMessage[] = [];
+    const watcher = sys.spawn((message, ctx) => {
+      if (message === 'watch') ctx.monitor(via(reg, 'w'));
+      else if (isDown(message)) downs.push(message);
+    });
+    sys.send(watcher, 'watch');
+    await tick();
+    expect(sys.processInfo(pid)?.monitoredBy).toEqual([watcher]);
+    await GenServer.stop(sys, via(reg, 'w'), 'shutdown');
+    await tick();
+    expect(downs.map((d) => [d.pid, d.reason])).toEqual([[pid, 'shutdown']]);
+  });
+
   it('the name is free again after the server dies, whatever the reason', async () => {
     const { sys, reg } = await setup();
     const name = via<EchoProtocol>(reg, 'worker');

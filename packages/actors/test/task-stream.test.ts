@@ -101,6 +101,19 @@ describe('asyncStream', () => {
     ]);
   });
 
+  it('leaves no process and no timer behind once it completes', async () => {
+    const clock = new SimulatedClock();
+    const sys = new ActorSystem({ clock });
+    const stream = asyncStream(sys, [1, 2, 3, 4, 5], async (i) => (await tick(), i + 1), {
+      maxConcurrency: 2,
+      timeout: 1000,
+    });
+    expect(await collect(stream)).toEqual([2, 3, 4, 5, 6]);
+    expect(sys.processes()).toEqual([]);
+    expect(clock.pending()).toBe(0);
+    expect(await stream.next()).toEqual({ done: true, value: undefined });
+  });
+
   it('an empty source ends at once', async () => {
     const sys = new ActorSystem();
     expect(await collect(asyncStream(sys, [], (x: number) => x))).toEqual([]);
