@@ -29,11 +29,12 @@
  * topic's counters and emitted as telemetry.
  *
  * ## Ending
- * `close(reason)` marks the subscription closed and wakes its process, which
- * then discards what is still queued, tells the owner (`onEnd`, a
- * `SubscriptionEnd` info message, or the iterator's end) and exits `normal`.
- * A closed subscription delivers nothing more, even from a ring that still
- * holds messages: that is what makes `unsubscribe` from inside a handler
+ * `close(reason)` marks the subscription closed, tells the owner at once (a
+ * `SubscriptionEnd` info message; an iterator ends or throws), and wakes its
+ * process, which discards what is still queued, runs `onEnd` and exits
+ * `normal` as soon as it runs (after a stuck async handler returns, if one
+ * is). A closed subscription delivers nothing more, even from a ring that
+ * still holds messages: that is what makes `unsubscribe` from inside a handler
  * take effect before the next message. The topic monitors every
  * subscription process, so a process that exits for any reason is removed
  * from the topic's table.
@@ -97,6 +98,8 @@ export class Subscription {
   open = true;
   endReason: SubscriptionEndReason | null = null;
   endError: SlowConsumerError | null = null;
+  /** The notice made when the subscription ended. */
+  private end: SubscriptionEnd | null = null;
   /** True while a `WAKE` is queued or being handled (no other is sent). */
   awake: boolean;
   /** The current topic server's monitor on this subscription's process. */
@@ -202,8 +205,17 @@ export class Subscription {
     this.open = false;
     this.endReason = reason;
     this.endError = error;
+    // The owner and the iterator hear of it now, even if the process is
+    // stuck in a slow handler; `onEnd` runs in the process when it gets there.
+    const end = new SubscriptionEnd(this.ref, this.topic, reason, error);
+    this.end = end;
+    const runtime = this.runtime;
+    runtime.telemetry?.({ type: 'subscription_ended', topic: this.topic, ref: this.ref, reason });
+    const owner = this.owner;
+    if (owner !== null) runtime.system.send(owner, end);
+    if (this.kind === KIND_STREAM) this.endStream();
     // Always wake: even an awake process must get past a suspended handler.
-    if (this.pid !== null) this.runtime.system.send(this.pid, WAKE);
+    if (this.pid !== null) runtime.system.send(this.pid, WAKE);
     return true;
   }
 
@@ -440,21 +452,14 @@ export class Subscription {
     }
   }
 
-  /** Tells the owner the subscription ended, then exits the process. */
+  /** Discards what is still queued, runs `onEnd`, and exits the process. */
   private finish(ctx: Context): never {
     this.clearRing();
     this.replay = null;
-    const end = new SubscriptionEnd(this.ref, this.topic, this.endReason!, this.endError);
-    this.runtime.telemetry?.({
-      type: 'subscription_ended',
-      topic: this.topic,
-      ref: this.ref,
-      reason: end.reason,
-    });
     const onEnd = this.options.onEnd;
-    if (onEnd !== null) {
+    if (onEnd !== null && this.end !== null) {
       try {
-        onEnd(end);
+        onEnd(this.end);
       } catch (error) {
         this.errors++;
         this.counters.errors++;
@@ -467,9 +472,6 @@ export class Subscription {
         });
       }
     }
-    const owner = this.owner;
-    if (owner !== null) ctx.send(owner, end);
-    if (this.kind === KIND_STREAM) this.endStream();
     return ctx.exit('normal');
   }
 
@@ -508,13 +510,14 @@ export class Subscription {
     this.streamEnded = true;
     const resolve = this.waiterResolve;
     const reject = this.waiterReject;
+    if (resolve === null || reject === null) return;
     this.waiterResolve = this.waiterReject = null;
-    if (this.endError !== null && !this.errorThrown) {
+    if (this.endError !== null) {
       this.errorThrown = true;
-      if (reject !== null) reject(this.endError);
-      return;
+      reject(this.endError);
+    } else {
+      resolve(DONE);
     }
-    if (resolve !== null) resolve(DONE);
   }
 }
 
