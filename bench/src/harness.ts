@@ -218,7 +218,8 @@ function figureResult(
     value,
     samples,
     baseline: base,
-    ratio: base === null || base.value === 0 ? null : value / base.value,
+    // A ratio of a non-positive figure (a heap delta that GC made negative) means nothing.
+    ratio: base === null || !(base.value > 0) || !(value >= 0) ? null : value / base.value,
     originalKey: spec.original ?? null,
     method: bench.method,
   };
