@@ -203,6 +203,50 @@ describe('Supervisor start', () => {
     expect(system.processes()).toEqual([]);
   });
 
+  it('a start that returns something other than a pid or ignore is a start failure', async () => {
+    boot();
+    const error = await Supervisor.start(system, [
+      { id: 'odd', start: () => 42 as unknown as Pid },
+    ]).catch((e) => e);
+    expect(error).toBeInstanceOf(ChildStartError);
+    expect(error.cause).toBeInstanceOf(InvalidArgumentError);
+    expect(error.message).toContain("start returned 42; expected a pid or 'ignore'");
+  });
+
+  it('startLink: when its parent exits, the supervisor stops its children in reverse order', async () => {
+    boot();
+    const stops: string[] = [];
+    const trapping = (id: string): ChildSpec =>
+      childSpec(
+        {
+          init(_a: void, ctx) {
+            ctx.trapExit(true);
+            return ok(0);
+          },
+          terminate() {
+            stops.push(id);
+          },
+        },
+        undefined,
+        { id },
+      );
+    const ready = new Promise<Pid>((resolve) => {
+      const parent = system.spawn(async (_m, ctx) => {
+        resolve(await Supervisor.startLink(ctx, [trapping('a'), trapping('b')]));
+      });
+      system.send(parent, 'go');
+    });
+    const sup = await ready;
+    const parent = system.processInfo(sup)!.parent!;
+    const gone = system.whenExited(sup);
+    system.exit(parent, 'shutdown');
+    expect(await gone).toBe('shutdown');
+    expect(stops).toEqual(['b', 'a']);
+    await expect(Supervisor.startLink(system as never, [])).rejects.toThrow(
+      /needs a process context/,
+    );
+  });
+
   it('registers under a name usable for every operation', async () => {
     boot();
     const log: string[] = [];
