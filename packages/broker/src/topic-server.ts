@@ -34,6 +34,7 @@ import {
   noreply,
   ok,
   reply,
+  stop,
   type Context,
   type GenServer,
   type Protocol,
@@ -176,6 +177,9 @@ export const TopicServer: GenServer<TopicState, TopicArgs, TopicProtocol, typeof
   },
 
   handleCall(request, _from, state, ctx) {
+    // Deleted, and about to be stopped: refuse what is still queued (the
+    // callers get topic_not_found), rather than accept it into a dead topic.
+    if (state.record.deleted) return stop('shutdown', state);
     switch (request.type) {
       case 'publish':
         state.record.pending--;
@@ -193,6 +197,7 @@ export const TopicServer: GenServer<TopicState, TopicArgs, TopicProtocol, typeof
   },
 
   handleCast(request, state) {
+    if (state.record.deleted) return stop('shutdown', state);
     if (!(request instanceof PublishRequest)) {
       throw new TypeError(`topic ${state.record.name} got an unknown cast`);
     }
