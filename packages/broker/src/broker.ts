@@ -119,6 +119,20 @@ export interface BrokerHealth {
   processes: { store: boolean; registry: boolean; topics: boolean; server: boolean };
 }
 
+/** The pids of a broker's tree, as `processes()` returns them. */
+export interface BrokerProcesses {
+  /** The root supervisor (`rest_for_one`). */
+  root: Pid | undefined;
+  /** The owner of the topic table. */
+  store: Pid | undefined;
+  /** The owner of the topic registry. */
+  registry: Pid | undefined;
+  /** The DynamicSupervisor of topic servers. */
+  topics: Pid | undefined;
+  /** The broker server. */
+  server: Pid | undefined;
+}
+
 let brokers = 0;
 
 /** A running broker. Start one with `Broker.start()`. */
@@ -408,6 +422,23 @@ export class Broker {
       subscriptions,
       topicRestarts,
       processes,
+    };
+  }
+
+  /**
+   * The pids of the tree's processes right now (undefined while one
+   * restarts): for introspection, and for tests that crash them on purpose.
+   */
+  processes(): BrokerProcesses {
+    const { runtime, system } = this;
+    const alive = (pid: Pid | null | undefined) =>
+      pid != null && system.isAlive(pid) ? pid : undefined;
+    return {
+      root: alive(this.tree?.pid),
+      store: alive(runtime.storePid),
+      registry: alive(runtime.registry.pid),
+      topics: system.whereis(runtime.names.topics),
+      server: system.whereis(runtime.names.server),
     };
   }
 

@@ -4,7 +4,13 @@
  * package README for the API, the delivery guarantees and the defaults.
  */
 export { Broker } from './broker.js';
-export type { BrokerOptions, PublishOptions, BatchItem, BrokerHealth } from './broker.js';
+export type {
+  BrokerOptions,
+  PublishOptions,
+  BatchItem,
+  BrokerHealth,
+  BrokerProcesses,
+} from './broker.js';
 export { Message, isMessage, EMPTY_METADATA, payloadSize } from './message.js';
 export type { Metadata, MessageId } from './message.js';
 export { MessageStream } from './stream.js';
