@@ -23,6 +23,9 @@ export class From<R = unknown> {
   /** @internal */ next: From | null = null;
   /** @internal */ resolve: (value: R) => void = noop;
   /** @internal */ reject: (error: unknown) => void = noop;
+  /** @internal For a call to another node: its table of pending calls, and its id there. */
+  remote: Map<number, From> | null = null;
+  /** @internal */ callId = 0;
   /** @internal Where the call was made, when the system captures caller stacks. */
   site: { stack?: string } | null = null;
 
@@ -72,6 +75,10 @@ function untrack<R>(from: From<R>): void {
 function finish<R>(from: From<R>): void {
   from.done = true;
   untrack(from);
+  if (from.remote !== null) {
+    from.remote.delete(from.callId);
+    from.remote = null;
+  }
   const timer = from.timer;
   if (timer !== null) {
     from.timer = null;

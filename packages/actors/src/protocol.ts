@@ -65,8 +65,29 @@ export function via<P = unknown>(resolver: NameResolver, key: unknown): Via<P> {
   return { via: resolver, key };
 }
 
+/** A name registered in the system of another node (thread): `{ name, node }`. */
+export interface RemoteName<P = unknown> {
+  readonly name: string;
+  readonly node: number;
+  readonly __protocol?: P;
+}
+
 /**
- * Where a message can go: a pid, a name registered in the same system, or a
- * `via` name.
+ * Where a message can go: a pid (of any thread), a name registered in the
+ * same system, a name on another node, or a `via` name.
  */
-export type Dest<P = unknown> = Pid<P> | string | Via<P>;
+export type Dest<P = unknown> = Pid<P> | string | Via<P> | RemoteName<P>;
+
+export function isRemoteName(dest: unknown): dest is RemoteName {
+  return (
+    dest !== null &&
+    typeof dest === 'object' &&
+    typeof (dest as RemoteName).name === 'string' &&
+    typeof (dest as RemoteName).node === 'number'
+  );
+}
+
+/** Names a process registered as `name` on node (thread) `node`. */
+export function remoteName<P = unknown>(node: number, name: string): RemoteName<P> {
+  return { name, node };
+}

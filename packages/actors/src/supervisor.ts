@@ -1260,9 +1260,11 @@ function systemOf(caller: Caller): ActorSystem {
 }
 
 function pidOf(system: ActorSystem, dest: Dest): Pid | undefined {
-  if (isPid(dest)) return system.isAlive(dest) ? dest : undefined;
+  if (isPid(dest)) return dest.node !== system.node || system.isAlive(dest) ? dest : undefined;
   if (typeof dest === 'string') return system.whereis(dest);
-  return dest.via.whereis(dest.key);
+  if ('via' in dest) return dest.via.whereis(dest.key);
+  // A name on another thread: only that thread can resolve it.
+  return undefined;
 }
 
 /**

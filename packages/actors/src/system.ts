@@ -27,7 +27,9 @@ import {
   type ProcessLogic,
   type ProcessStatus,
 } from './process.js';
-import type { CallOf, CastOf, Dest, ReplyOf } from './protocol.js';
+import { isRemoteName, type CallOf, type CastOf, type Dest, type ReplyOf } from './protocol.js';
+import type { WireTarget } from './threads/protocol.js';
+import type { Router } from './threads/router.js';
 import {
   CallSelfError,
   CallTimeoutError,
@@ -173,6 +175,8 @@ function checkBudget(
 export class ActorSystem {
   readonly clock: Clock;
   readonly logger: Logger;
+  /** The node (thread) this system runs on: 0 on the main thread. */
+  readonly node: number = localNode;
   /** @internal */ readonly telemetry: TelemetryHook | null;
   /** @internal */ readonly timers: Timers;
 
@@ -187,6 +191,7 @@ export class ActorSystem {
   private dying: (Proc | ExitReason)[] = [];
   private finalizing = false;
   private stopped = false;
+  private router: Router | null = null;
 
   constructor(options: SystemOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -257,11 +262,30 @@ export class ActorSystem {
    */
   send(dest: Dest, message: unknown): void {
     const proc = this.resolve(dest);
-    if (proc === null) {
-      if (dest instanceof Pid) return;
+    if (proc !== null) this.deliver(proc, KIND_INFO, message);
+    else if (!this.sendRemote(dest, KIND_INFO, message) && !(dest instanceof Pid)) {
       throw new NoProcError(describeDest(dest));
     }
-    this.deliver(proc, KIND_INFO, message);
+  }
+
+  /**
+   * Hands a message for another node to the router. Returns whether `dest`
+   * named another node (whether or not that node is still connected: sending
+   * to a process that is gone is a no-op, as locally).
+   */
+  private sendRemote(dest: Dest, kind: number, message: unknown): boolean {
+    const router = this.router;
+    if (router === null) return false;
+    if (dest instanceof Pid) {
+      if (dest.node === localNode) return false;
+      router.send(dest, kind, message);
+      return true;
+    }
+    if (isRemoteName(dest) && dest.node !== localNode) {
+      router.sendNamed(dest.node, dest.name, kind, message);
+      return true;
+    }
+    return false;
   }
 
   /** Like `send`, but never throws: for timers and runtime notices. @internal */
@@ -277,8 +301,17 @@ export class ActorSystem {
 
   /** Casts `message` to a server. Never fails for a dead or unknown target. */
   cast<P>(dest: Dest<P>, message: CastOf<P>): void {
-    const proc = this.resolve(dest);
+    let proc: Proc | null;
+    try {
+      proc = this.resolve(dest);
+    } catch (error) {
+      // A name service that cannot answer (a registry that is not running)
+      // must not make a cast fail; an invalid destination still does.
+      if (error instanceof InvalidArgumentError) throw error;
+      return;
+    }
     if (proc !== null) this.deliver(proc, KIND_CAST, message);
+    else this.sendRemote(dest, KIND_CAST, message);
   }
 
   /**
@@ -335,6 +368,8 @@ export class ActorSystem {
   ): RequestId<unknown> {
     const server = this.resolve(dest);
     if (server === null || server.status === S_DEAD) {
+      const remote = server === null ? this.remoteTarget(dest) : null;
+      if (remote !== null) return this.remoteRequest(caller, dest, remote, request, timeoutMs);
       return new RequestId(null, Promise.reject(new NoProcError(describeDest(dest))));
     }
     if (server === caller) {
@@ -359,6 +394,44 @@ export class ActorSystem {
     trackCall(server, from);
     if (timeoutMs !== Infinity) armCallTimer(from, this.clock, timeoutMs);
     this.deliver(server, KIND_CALL, from);
+    return new RequestId(from, promise);
+  }
+
+  /** The node and target of a destination on another node, or null. */
+  private remoteTarget(dest: Dest): { node: number; to: WireTarget } | null {
+    if (this.router === null) return null;
+    if (dest instanceof Pid)
+      return dest.node === localNode ? null : { node: dest.node, to: dest.id };
+    if (isRemoteName(dest) && dest.node !== localNode) {
+      return { node: dest.node, to: { name: dest.name } };
+    }
+    return null;
+  }
+
+  private remoteRequest(
+    caller: Proc | null,
+    dest: Dest,
+    remote: { node: number; to: WireTarget },
+    request: unknown,
+    timeoutMs: number,
+  ): RequestId<unknown> {
+    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
+      const error = new InvalidArgumentError(
+        `call timeout must be a number >= 0 or Infinity, got ${String(timeoutMs)}`,
+      );
+      return new RequestId(null, Promise.reject(error));
+    }
+    const from = new From(caller === null ? null : caller.self, request, null, dest);
+    const promise = new Promise<unknown>((resolve, reject) => {
+      from.resolve = resolve;
+      from.reject = reject;
+    });
+    if (timeoutMs !== Infinity) armCallTimer(from, this.clock, timeoutMs);
+    try {
+      this.router!.call(from, remote.node, remote.to);
+    } catch (error) {
+      settleError(from, error);
+    }
     return new RequestId(from, promise);
   }
 
@@ -611,14 +684,21 @@ export class ActorSystem {
     const monitors = proc.monitors;
     proc.monitors = null;
     if (monitors !== null) {
-      for (const [ref, target] of monitors) target._proc?.watchers?.delete(ref);
+      for (const [ref, target] of monitors) {
+        const t = target._proc;
+        if (t !== null) t.watchers?.delete(ref);
+        else if (target.node !== localNode) this.router?.demonitor(target, ref);
+      }
     }
     const watchers = proc.watchers;
     proc.watchers = null;
     if (watchers !== null) {
       for (const [ref, watcher] of watchers) {
         const w = watcher._proc;
-        if (w === null) continue;
+        if (w === null) {
+          if (watcher.node !== localNode) this.router?.down(watcher, ref, pid, reason);
+          continue;
+        }
         w.monitors?.delete(ref);
         this.deliverSystem(w, KIND_INFO, new DownMessage(ref, pid, reason));
       }
@@ -628,7 +708,10 @@ export class ActorSystem {
     if (links !== null) {
       for (const linked of links) {
         const other = linked._proc;
-        if (other === null) continue;
+        if (other === null) {
+          if (linked.node !== localNode) this.router?.exit(pid, linked, reason, true);
+          continue;
+        }
         other.links?.delete(pid);
         this.exitSignalTo(other, pid, reason, true);
       }
@@ -685,14 +768,16 @@ export class ActorSystem {
 
   /** @internal */
   exitSignal(from: Pid | null, pid: Pid, reason: ExitReason): void {
-    if (!(pid instanceof Pid))
+    if (!(pid instanceof Pid)) {
       throw new InvalidArgumentError(`exit expects a pid, got ${describeValue(pid)}`);
+    }
     const target = pid._proc;
-    if (target === null) return;
-    this.exitSignalTo(target, from, reason, false);
+    if (target !== null) this.exitSignalTo(target, from, reason, false);
+    else if (pid.node !== localNode) this.router?.exit(from, pid, reason, false);
   }
 
-  private exitSignalTo(target: Proc, from: Pid | null, reason: ExitReason, viaLink: boolean): void {
+  /** @internal */
+  exitSignalTo(target: Proc, from: Pid | null, reason: ExitReason, viaLink: boolean): void {
     if (target.status === S_DEAD) return;
     if (reason === 'kill' && !viaLink) {
       this.kill(target, 'killed');
@@ -763,6 +848,16 @@ export class ActorSystem {
       throw new InvalidArgumentError(`link expects a pid, got ${describeValue(pid)}`);
     if (proc.status === S_DEAD || pid === proc.self) return;
     const other = pid._proc;
+    if (other === null && pid.node !== localNode && this.router !== null) {
+      // Linked on this side now; the other node answers with an exit signal
+      // (noproc) if it cannot link back, and a lost node means noconnection.
+      (proc.links ??= new Set()).add(pid);
+      if (!this.router.link(proc.self, pid)) {
+        proc.links.delete(pid);
+        this.exitSignalTo(proc, pid, 'noconnection', true);
+      }
+      return;
+    }
     if (other === null || other.status === S_DEAD) {
       this.exitSignalTo(proc, pid, 'noproc', true);
       return;
@@ -777,8 +872,10 @@ export class ActorSystem {
 
   /** @internal */
   unlink(proc: Proc, pid: Pid): void {
-    proc.links?.delete(pid);
-    pid._proc?.links?.delete(proc.self);
+    const had = proc.links?.delete(pid) === true;
+    const other = pid._proc;
+    if (other !== null) other.links?.delete(proc.self);
+    else if (had && pid.node !== localNode) this.router?.unlink(proc.self, pid);
   }
 
   /** @internal */
@@ -786,6 +883,7 @@ export class ActorSystem {
     const ref = makeRef();
     if (watcher.status === S_DEAD) return ref;
     const target = this.resolve(dest);
+    if (target === null && this.monitorRemote(watcher, dest, ref)) return ref;
     if (target === null || target.status === S_DEAD) {
       const pid = dest instanceof Pid ? dest : new Pid(localNode, 0, null);
       this.deliverSystem(watcher, KIND_INFO, new DownMessage(ref, pid, 'noproc'));
@@ -796,13 +894,30 @@ export class ActorSystem {
     return ref;
   }
 
+  /** Monitors a process on another node; false if `dest` is not remote. */
+  private monitorRemote(watcher: Proc, dest: Dest, ref: Ref): boolean {
+    const remote = this.remoteTarget(dest);
+    if (remote === null) return false;
+    // Until the other node answers, the monitor is keyed by a placeholder pid
+    // for names; a DOWN for it carries the real pid.
+    const pid = dest instanceof Pid ? dest : this.router!.pid(remote.node, 0);
+    (watcher.monitors ??= new Map()).set(ref, pid);
+    if (!this.router!.monitor(watcher.self, remote.node, remote.to, ref)) {
+      watcher.monitors.delete(ref);
+      this.deliverSystem(watcher, KIND_INFO, new DownMessage(ref, pid, 'noconnection'));
+    }
+    return true;
+  }
+
   /** @internal */
   demonitor(watcher: Proc, ref: Ref, flush: boolean): boolean {
     const target = watcher.monitors?.get(ref);
     let active = false;
     if (target !== undefined) {
       watcher.monitors!.delete(ref);
-      target._proc?.watchers?.delete(ref);
+      const targetProc = target._proc;
+      if (targetProc !== null) targetProc.watchers?.delete(ref);
+      else if (target.node !== localNode) this.router?.demonitor(target, ref);
       active = true;
     }
     if (flush) this.flushDown(watcher, ref);
@@ -886,9 +1001,162 @@ export class ActorSystem {
       const pid = dest.via.whereis(dest.key);
       return pid === undefined ? null : pid._proc;
     }
+    if (isRemoteName(dest)) {
+      return dest.node === localNode ? (this.names.get(dest.name) ?? null) : null;
+    }
     throw new InvalidArgumentError(
       `expected a pid, a registered name or a via name, got ${describeValue(dest)}`,
     );
+  }
+
+  // ---------------------------------------------------------------- other nodes
+
+  /** @internal Connects this system to other threads (see `threads/router.ts`). */
+  attachRouter(router: Router): void {
+    if (this.router !== null && this.router !== router) {
+      throw new ActorError('router_attached', 'this system is already connected to other threads');
+    }
+    this.router = router;
+  }
+
+  /** The router connecting this system to other threads, if any. @internal */
+  get remote(): Router | null {
+    return this.router;
+  }
+
+  /** The canonical pid of a local process serial (a dead one gets a fresh, dead pid). @internal */
+  localPid(id: number): Pid {
+    return this.procs.get(id)?.self ?? new Pid(localNode, id, null);
+  }
+
+  private localTarget(to: WireTarget): Proc | null {
+    const proc = typeof to === 'number' ? this.procs.get(to) : this.names.get(to.name);
+    return proc === undefined || proc.status === S_DEAD ? null : proc;
+  }
+
+  /** A message from another node. @internal */
+  deliverRemote(to: WireTarget, kind: number, message: unknown): void {
+    const proc = this.localTarget(to);
+    if (proc === null) return;
+    if (kind === KIND_INFO) this.sendQuietly(proc.self, message);
+    else {
+      try {
+        this.deliver(proc, kind, message);
+      } catch {
+        // Refused by a full mailbox (`reject`): counted as a drop.
+      }
+    }
+  }
+
+  /** A call from another node: runs it against a local server; `answer`/`fail` go back. @internal */
+  serveRemoteCall(
+    to: WireTarget,
+    caller: Pid | null,
+    request: unknown,
+    answer: (value: unknown) => void,
+    fail: (error: unknown) => void,
+  ): void {
+    const server = this.localTarget(to);
+    const name = typeof to === 'number' ? new Pid(localNode, to, null) : to.name;
+    if (server === null) {
+      fail(new NoProcError(describeDest(name)));
+      return;
+    }
+    const from = new From(caller, request, server, server.self);
+    from.resolve = answer;
+    from.reject = fail;
+    trackCall(server, from);
+    this.deliver(server, KIND_CALL, from);
+  }
+
+  /** An exit signal from another node. @internal */
+  remoteExitSignal(from: Pid | null, to: number, reason: ExitReason, viaLink: boolean): void {
+    const proc = this.localTarget(to);
+    if (proc === null) return;
+    if (viaLink) {
+      // The other side ended the link by exiting; a signal for a link this
+      // side already removed (unlink raced the exit) is ignored, as in Erlang.
+      if (from === null || proc.links?.delete(from) !== true) return;
+    }
+    this.exitSignalTo(proc, from, reason, viaLink);
+  }
+
+  /** A process on another node linked itself to `to`. @internal */
+  remoteLink(from: Pid, to: number): void {
+    const proc = this.localTarget(to);
+    if (proc === null) {
+      this.router?.exit(this.localPid(to), from, 'noproc', true);
+      return;
+    }
+    (proc.links ??= new Set()).add(from);
+  }
+
+  /** @internal */
+  remoteUnlink(from: Pid, to: number): void {
+    this.localTarget(to)?.links?.delete(from);
+  }
+
+  /** A process on another node monitors `to`. @internal */
+  remoteMonitor(watcher: Pid, to: WireTarget, ref: Ref): void {
+    const proc = this.localTarget(to);
+    if (proc === null) {
+      const pid = typeof to === 'number' ? this.localPid(to) : this.localPid(0);
+      this.router?.down(watcher, ref, pid, 'noproc');
+      return;
+    }
+    (proc.watchers ??= new Map()).set(ref, watcher);
+  }
+
+  /** @internal */
+  remoteDemonitor(to: number, ref: readonly [number, number]): void {
+    const watchers = this.localTarget(to)?.watchers;
+    if (!watchers) return;
+    for (const key of watchers.keys()) {
+      if (key.node === ref[0] && key.id === ref[1]) watchers.delete(key);
+    }
+  }
+
+  /** A process monitored from here, on another node, went down. @internal */
+  remoteDown(to: number, ref: readonly [number, number], pid: Pid, reason: ExitReason): void {
+    const proc = this.localTarget(to);
+    const monitors = proc?.monitors;
+    if (!monitors) return;
+    for (const key of monitors.keys()) {
+      if (key.node === ref[0] && key.id === ref[1]) {
+        monitors.delete(key);
+        this.deliverSystem(proc!, KIND_INFO, new DownMessage(key, pid, reason));
+        return;
+      }
+    }
+  }
+
+  /**
+   * Node `node` is gone: links to its processes deliver `noconnection` exit
+   * signals, monitors a DOWN with `noconnection`, and its monitors here are
+   * dropped. @internal
+   */
+  nodeDown(node: number): void {
+    for (const proc of [...this.procs.values()]) {
+      if (proc.status === S_DEAD) continue;
+      if (proc.watchers !== null) {
+        for (const [ref, watcher] of proc.watchers)
+          if (watcher.node === node) proc.watchers.delete(ref);
+      }
+      if (proc.monitors !== null) {
+        for (const [ref, target] of proc.monitors) {
+          if (target.node !== node) continue;
+          proc.monitors.delete(ref);
+          this.deliverSystem(proc, KIND_INFO, new DownMessage(ref, target, 'noconnection'));
+        }
+      }
+      if (proc.links !== null) {
+        for (const linked of [...proc.links]) {
+          if (linked.node !== node || proc.status === S_DEAD) continue;
+          proc.links.delete(linked);
+          this.exitSignalTo(proc, linked, 'noconnection', true);
+        }
+      }
+    }
   }
 
   // ---------------------------------------------------------------- timers
@@ -905,8 +1173,13 @@ export class ActorSystem {
 
   // ---------------------------------------------------------------- introspection
 
-  /** Whether `pid` is alive. */
+  /** Whether `pid` is alive. Only for pids of this thread: another thread's process cannot be asked synchronously. */
   isAlive(pid: Pid): boolean {
+    if (pid.node !== localNode && pid._proc === null) {
+      throw new InvalidArgumentError(
+        `isAlive answers for processes of this thread only; ${pid} lives on node ${pid.node} (monitor it instead)`,
+      );
+    }
     const proc = pid._proc;
     return proc !== null && proc.status !== S_DEAD;
   }

@@ -1,0 +1,324 @@
+/**
+ * What crosses a thread boundary, and how.
+ *
+ * Messages between threads are structured-cloned (by `postMessage`). Three
+ * kinds of values need more than a clone:
+ * - pids and refs: a clone of a `Pid` would lose its identity (and try to
+ *   copy the live process behind it), so they travel as small markers and
+ *   are revived on arrival as the receiving thread's canonical `Pid`/`Ref`
+ *   objects, so `===` keeps working for pids seen before;
+ * - errors: exit reasons and rejected calls keep `name`, `message`, `stack`,
+ *   `code` and `cause` on purpose (a plain clone drops custom fields), and
+ *   the runtime's own error classes come back as instances of those classes;
+ * - everything else is left to the structured clone. Class instances lose
+ *   their prototype (they arrive as plain objects); Maps, Sets, Dates,
+ *   typed arrays and ArrayBuffers survive as themselves.
+ *
+ * The sender walks each message once, at the moment it is sent: it copies
+ * only the containers on the path to a pid, ref or error (copy on write),
+ * tells the receiver whether there is anything to revive (so plain data is
+ * not walked twice), and refuses what cannot cross (functions, symbols,
+ * promises, weak collections) with an `UncloneableError` naming where the
+ * value sits, so the sender learns at once and nothing else is affected. The
+ * walk stops at depth 64: deeper values are left to the clone as they are.
+ */
+import { Pid, Ref } from '../pid.js';
+import {
+  ActorError,
+  CallExitError,
+  CallSelfError,
+  CallTimeoutError,
+  InvalidArgumentError,
+  MailboxFullError,
+  NameTakenError,
+  NoProcError,
+  StartError,
+  ThrownValueError,
+} from '../reasons.js';
+
+const MARK = '$ratatoskr';
+const MAX_DEPTH = 64;
+
+interface PidMark {
+  [MARK]: 'pid';
+  n: number;
+  i: number;
+}
+interface RefMark {
+  [MARK]: 'ref';
+  n: number;
+  i: number;
+}
+/** An error as it travels. */
+export interface ErrorMark {
+  [MARK]: 'error';
+  name: string;
+  message: string;
+  stack: string | undefined;
+  fields: Record<string, unknown>;
+  cause?: unknown;
+}
+
+/** Revives pids and refs of a node: the receiving side decides which objects to hand out. */
+export interface Reviver {
+  pid(node: number, id: number): Pid;
+  ref(node: number, id: number): Ref;
+}
+
+/** Whether the last `encode` call found anything the receiver must revive. */
+let marked = false;
+
+/**
+ * Prepares `value` for `postMessage`. Returns the value to post (the same
+ * object when it holds no pid, ref or error) and whether it needs `decode`.
+ */
+export function encode(value: unknown): { data: unknown; revive: boolean } {
+  marked = false;
+  try {
+    const data = enc(value, 0);
+    return { data, revive: marked };
+  } catch (error) {
+    if (error instanceof UncloneableError)
+      throw new UncloneableError(locate(value), error.valueType);
+    throw error;
+  }
+}
+
+/** Finds the path to the first value the walk refuses (only on the failure path). */
+function locate(value: unknown, path = 'message', depth = 0): string {
+  if (typeof value === 'function' || typeof value === 'symbol') return path;
+  if (typeof value !== 'object' || value === null || depth >= MAX_DEPTH) return '';
+  if (
+    value instanceof Promise ||
+    value instanceof WeakMap ||
+    value instanceof WeakSet ||
+    value instanceof WeakRef
+  ) {
+    return path;
+  }
+  if (value instanceof Pid || value instanceof Ref || ArrayBuffer.isView(value)) return '';
+  const entries: [string, unknown][] =
+    value instanceof Map
+      ? [...value].map(([k, v], i) => [`${path}.get(${String(k)})#${i}`, v])
+      : value instanceof Set
+        ? [...value].map((v, i) => [`${path}[set ${i}]`, v])
+        : Array.isArray(value)
+          ? value.map((v, i) => [`${path}[${i}]`, v])
+          : Object.entries(value).map(([k, v]) => [`${path}.${k}`, v]);
+  for (const [p, v] of entries) {
+    const found = locate(v, p, depth + 1);
+    if (found !== '') return found;
+  }
+  return '';
+}
+
+/** A message holds something a structured clone cannot carry; nothing was sent. */
+export class UncloneableError extends ActorError {
+  override name = 'UncloneableError';
+  constructor(
+    /** Where the value sits, e.g. `message.handlers[2]`. */
+    readonly path: string,
+    readonly valueType: string,
+  ) {
+    super(
+      'uncloneable',
+      `cannot send a ${valueType} to another thread (at ${path}); messages between threads ` +
+        'are structured-cloned: send plain data, and name code by module and export instead',
+    );
+  }
+}
+
+function refuse(value: unknown): never {
+  throw new UncloneableError('', kindOf(value));
+}
+
+function kindOf(value: unknown): string {
+  if (typeof value === 'function') return 'function';
+  if (typeof value === 'symbol') return 'symbol';
+  if (value instanceof Promise) return 'Promise';
+  if (value instanceof WeakMap) return 'WeakMap';
+  if (value instanceof WeakSet) return 'WeakSet';
+  if (value instanceof WeakRef) return 'WeakRef';
+  return typeof value;
+}
+
+function enc(value: unknown, depth: number): unknown {
+  if (typeof value !== 'object' || value === null) {
+    if (typeof value === 'function' || typeof value === 'symbol') refuse(value);
+    return value;
+  }
+  if (value instanceof Pid) {
+    marked = true;
+    return { [MARK]: 'pid', n: value.node, i: value.id } satisfies PidMark;
+  }
+  if (value instanceof Ref) {
+    marked = true;
+    return { [MARK]: 'ref', n: value.node, i: value.id } satisfies RefMark;
+  }
+  if (value instanceof Error) {
+    marked = true;
+    return encodeError(value, depth);
+  }
+  if (depth >= MAX_DEPTH || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value;
+  if (Array.isArray(value)) return encArray(value, depth);
+  if (value instanceof Map) return encMap(value, depth);
+  if (value instanceof Set) return encSet(value, depth);
+  if (value instanceof Date || value instanceof RegExp) return value;
+  if (
+    value instanceof Promise ||
+    value instanceof WeakMap ||
+    value instanceof WeakSet ||
+    value instanceof WeakRef
+  ) {
+    refuse(value);
+  }
+  return encObject(value as Record<string, unknown>, depth);
+}
+
+function encArray(value: unknown[], depth: number): unknown[] {
+  let out: unknown[] | null = null;
+  for (let i = 0; i < value.length; i++) {
+    const item = value[i];
+    const coded = enc(item, depth + 1);
+    if (coded !== item && out === null) out = value.slice(0, i);
+    if (out !== null) out.push(coded);
+  }
+  return out ?? value;
+}
+
+function encObject(value: Record<string, unknown>, depth: number): Record<string, unknown> {
+  let out: Record<string, unknown> | null = null;
+  for (const key in value) {
+    if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
+    const item = value[key];
+    const coded = enc(item, depth + 1);
+    if (coded !== item && out === null) out = { ...value };
+    if (out !== null) out[key] = coded;
+  }
+  return out ?? value;
+}
+
+function encMap(value: Map<unknown, unknown>, depth: number): Map<unknown, unknown> {
+  let changed = false;
+  const entries: [unknown, unknown][] = [];
+  for (const [k, v] of value) {
+    const ck = enc(k, depth + 1);
+    const cv = enc(v, depth + 1);
+    if (ck !== k || cv !== v) changed = true;
+    entries.push([ck, cv]);
+  }
+  return changed ? new Map(entries) : value;
+}
+
+function encSet(value: Set<unknown>, depth: number): Set<unknown> {
+  let changed = false;
+  const items: unknown[] = [];
+  for (const v of value) {
+    const cv = enc(v, depth + 1);
+    if (cv !== v) changed = true;
+    items.push(cv);
+  }
+  return changed ? new Set(items) : value;
+}
+
+function encodeError(error: Error, depth: number): ErrorMark {
+  const fields: Record<string, unknown> = {};
+  for (const key of Object.keys(error)) {
+    if (key === 'name' || key === 'message' || key === 'stack' || key === 'cause') continue;
+    fields[key] = enc((error as unknown as Record<string, unknown>)[key], depth + 1);
+  }
+  const mark: ErrorMark = {
+    [MARK]: 'error',
+    name: error.name,
+    message: error.message,
+    stack: error.stack,
+    fields,
+  };
+  if (error.cause !== undefined) mark.cause = enc(error.cause, depth + 1);
+  return mark;
+}
+
+/** Restores a value made by `encode` (only needed when it said `revive`). */
+export function decode(data: unknown, reviver: Reviver): unknown {
+  return dec(data, reviver, 0);
+}
+
+function dec(value: unknown, reviver: Reviver, depth: number): unknown {
+  if (typeof value !== 'object' || value === null || depth > MAX_DEPTH) return value;
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = dec(value[i], reviver, depth + 1);
+    return value;
+  }
+  if (value instanceof Map) {
+    const entries = [...value].map(
+      ([k, v]) => [dec(k, reviver, depth + 1), dec(v, reviver, depth + 1)] as const,
+    );
+    value.clear();
+    for (const [k, v] of entries) value.set(k, v);
+    return value;
+  }
+  if (value instanceof Set) {
+    const items = [...value].map((v) => dec(v, reviver, depth + 1));
+    value.clear();
+    for (const v of items) value.add(v);
+    return value;
+  }
+  if (value instanceof Date || value instanceof RegExp) return value;
+  const record = value as Record<string, unknown>;
+  switch (record[MARK]) {
+    case 'pid':
+      return reviver.pid(record.n as number, record.i as number);
+    case 'ref':
+      return reviver.ref(record.n as number, record.i as number);
+    case 'error':
+      return decodeError(record as unknown as ErrorMark, reviver, depth);
+  }
+  for (const key in record) record[key] = dec(record[key], reviver, depth + 1);
+  return record;
+}
+
+/** The runtime's own error classes come back as themselves; others as `Error` with their name. */
+const KNOWN_ERRORS: Record<string, { prototype: Error }> = {
+  ActorError,
+  CallExitError,
+  CallSelfError,
+  CallTimeoutError,
+  InvalidArgumentError,
+  MailboxFullError,
+  NameTakenError,
+  NoProcError,
+  StartError,
+  ThrownValueError,
+};
+
+/** Lets other modules (supervisors, the broker) make their error classes revivable by name. */
+export function registerErrorClass(name: string, errorClass: { prototype: Error }): void {
+  KNOWN_ERRORS[name] = errorClass;
+}
+
+function decodeError(mark: ErrorMark, reviver: Reviver, depth: number): Error {
+  const known = Object.prototype.hasOwnProperty.call(KNOWN_ERRORS, mark.name)
+    ? KNOWN_ERRORS[mark.name]
+    : undefined;
+  const error =
+    known !== undefined ? (Object.create(known.prototype) as Error) : new Error(mark.message);
+  Object.defineProperty(error, 'message', {
+    value: mark.message,
+    writable: true,
+    configurable: true,
+  });
+  Object.defineProperty(error, 'name', { value: mark.name, writable: true, configurable: true });
+  Object.defineProperty(error, 'stack', { value: mark.stack, writable: true, configurable: true });
+  for (const [key, v] of Object.entries(mark.fields)) {
+    (error as unknown as Record<string, unknown>)[key] = dec(v, reviver, depth + 1);
+  }
+  if (mark.cause !== undefined) {
+    Object.defineProperty(error, 'cause', {
+      value: dec(mark.cause, reviver, depth + 1),
+      writable: true,
+      configurable: true,
+    });
+  }
+  return error;
+}
