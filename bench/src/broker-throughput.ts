@@ -16,7 +16,7 @@
 import { EventEmitter } from 'node:events';
 import { Broker, type Message } from '@ratatoskr/broker';
 import { settledHeap, sized, type RunOutcome, type Scale } from './harness.js';
-import { percentileOfSorted } from './stats.js';
+import { median, percentileOfSorted } from './stats.js';
 import { Countdown, ratePerSecond } from './workload.js';
 
 /** The payload every workload publishes: which publisher, which of its messages. */
@@ -195,16 +195,38 @@ export async function w2Baseline(scale: Scale): Promise<RunOutcome> {
 
 // ---------------------------------------------------------------- W3
 
+const MEMORY_ROUNDS = 3;
+
+/**
+ * Heap added by one round of idle subscribers, as the median of `MEMORY_ROUNDS`
+ * rounds (each on a topic of its own): a single heap delta after forced GC
+ * moves by +-200 KB from run to run, so one reading is not a figure.
+ */
+async function subscriberMemory(addRound: (round: number) => Promise<void>): Promise<number> {
+  const deltas: number[] = [];
+  for (let round = 0; round < MEMORY_ROUNDS; round++) {
+    const before = settledHeap();
+    await addRound(round);
+    deltas.push(settledHeap() - before);
+  }
+  return median(deltas);
+}
+
 export async function w3Broker(scale: Scale): Promise<RunOutcome> {
   const subscribers = sized(scale, 500, 50);
   const n = sized(scale, 10_000, 500);
   const broker = await Broker.start();
+  const memory = await subscriberMemory(async (round) => {
+    const topic = `w3-idle-${round}`;
+    await broker.createTopic(topic);
+    for (let i = 0; i < subscribers; i++) await broker.subscribe(topic, () => undefined);
+  });
   await broker.createTopic('w3');
   const deliveries = new Countdown(n * subscribers);
-  const checks = Array.from({ length: subscribers }, () => new OrderCheck(1, deliveries));
-  const before = settledHeap();
-  for (const check of checks) await broker.subscribe<Seq>('w3', (m) => check.see(m.payload));
-  const memory = settledHeap() - before;
+  for (let i = 0; i < subscribers; i++) {
+    const check = new OrderCheck(1, deliveries);
+    await broker.subscribe<Seq>('w3', (m) => check.see(m.payload));
+  }
   const t0 = performance.now();
   for (let k = 0; k < n; k++) await broker.publish('w3', { p: 0, k });
   await deliveries.done;
@@ -216,13 +238,19 @@ export async function w3Broker(scale: Scale): Promise<RunOutcome> {
 export async function w3Baseline(scale: Scale): Promise<RunOutcome> {
   const subscribers = sized(scale, 500, 50);
   const n = sized(scale, 10_000, 500);
+  const idle = Array.from({ length: MEMORY_ROUNDS }, () => new EventEmitter());
+  const memory = await subscriberMemory(async (round) => {
+    const emitter = idle[round]!;
+    emitter.setMaxListeners(0);
+    for (let i = 0; i < subscribers; i++) emitter.on('w3', () => undefined);
+  });
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
   const deliveries = new Countdown(n * subscribers);
-  const checks = Array.from({ length: subscribers }, () => new OrderCheck(1, deliveries));
-  const before = settledHeap();
-  for (const check of checks) emitter.on('w3', (m: PlainMessage) => check.see(m.payload));
-  const memory = settledHeap() - before;
+  for (let i = 0; i < subscribers; i++) {
+    const check = new OrderCheck(1, deliveries);
+    emitter.on('w3', (m: PlainMessage) => check.see(m.payload));
+  }
   const t0 = performance.now();
   for (let k = 0; k < n; k++) {
     const payload = { p: 0, k };

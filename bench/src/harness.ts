@@ -93,7 +93,7 @@ export interface BenchOutcome {
   readonly seconds: number;
 }
 
-type GcFn = (options?: { type: 'major' | 'minor'; execution: 'sync' }) => void;
+type GcFn = () => void;
 
 /** The exposed GC, or null when node runs without `--expose-gc`. */
 export function gcFunction(): GcFn | null {
@@ -101,12 +101,16 @@ export function gcFunction(): GcFn | null {
   return typeof gc === 'function' ? gc : null;
 }
 
-/** Collects garbage twice (weak references and finalizers need a second pass). No-op without `--expose-gc`. */
+/**
+ * Collects garbage: three full GCs, since weak references and finalizers
+ * need more than one pass. (Node 20's `gc({ type: 'major', execution:
+ * 'sync' })` was tried and gave far noisier heap deltas than plain `gc()`.)
+ * No-op without `--expose-gc`.
+ */
 export function forceGc(): void {
   const gc = gcFunction();
   if (gc === null) return;
-  gc();
-  gc();
+  for (let i = 0; i < 3; i++) gc();
 }
 
 /** Heap in use after a forced full GC. Throws without `--expose-gc`: a guessed figure is no figure. */
