@@ -121,6 +121,9 @@ export const brokerSuite: readonly Benchmark[] = [
     subject: w4Broker,
     baseline: { label: 'two minimal array-queue actors, topic -> subscriber', run: w4Baseline },
     runs: 3,
+    // Tail latency settles only after several runs: each run is a new broker,
+    // and a tier-up or a deopt landing in a run shows up as its P99.
+    warmups: 3,
   },
   {
     id: 'W5',
