@@ -475,6 +475,7 @@ function startServer<S, A, P>(
   args: A,
   options: StartOptions,
   linked: boolean,
+  parentPid?: Pid,
 ): Promise<Pid<P>> {
   const system = systemOf(spawner);
   if (behaviour === null || typeof behaviour !== 'object' || typeof behaviour.init !== 'function') {
@@ -492,7 +493,7 @@ function startServer<S, A, P>(
       ),
     );
   }
-  const parent = spawner instanceof ActorSystem ? undefined : spawner.self;
+  const parent = parentPid ?? (spawner instanceof ActorSystem ? undefined : spawner.self);
   return new Promise<Pid<P>>((resolve, reject) => {
     const control: StartControl = {
       resolve: resolve as (pid: Pid) => void,
@@ -610,3 +611,18 @@ export const GenServer = {
     system.cast(dest, message);
   },
 };
+
+/**
+ * Starts a server whose parent is `parent`, possibly a process of another
+ * thread, linked to it when `linked`. Used by thread nodes. @internal
+ */
+export function startServerWithParent<S, A, P>(
+  system: ActorSystem,
+  behaviour: GenServer<S, A, P>,
+  args: A,
+  options: StartOptions,
+  parent: Pid | undefined,
+  linked: boolean,
+): Promise<Pid<P>> {
+  return startServer(system, behaviour, args, options, linked && parent !== undefined, parent);
+}

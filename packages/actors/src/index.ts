@@ -24,7 +24,7 @@ export type {
   TelemetryEvent,
   TelemetryHook,
 } from './observability.js';
-export { via } from './protocol.js';
+export { via, remoteName, isRemoteName } from './protocol.js';
 export type {
   Protocol,
   AnyProtocol,
@@ -33,6 +33,7 @@ export type {
   ReplyOf,
   NameResolver,
   Via,
+  RemoteName,
   Dest,
 } from './protocol.js';
 export {
@@ -133,3 +134,9 @@ export type {
   AsyncStreamOptions,
   StreamFn,
 } from './task.js';
+
+// -- threads (threads/) --
+export { Threads, NodeDownError } from './threads/threads.js';
+export type { Placement, ThreadsOptions, ThreadServerSpec } from './threads/threads.js';
+export type { ModuleExport } from './threads/control.js';
+export { UncloneableError } from './threads/codec.js';

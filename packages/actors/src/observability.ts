@@ -21,7 +21,9 @@ export type LogRecord =
   | { label: 'call_timeout'; target: string; timeoutMs: number }
   | { label: 'mailbox_overflow'; pid: string; policy: string; capacity: number }
   | { label: 'terminate_failed'; pid: string; error: unknown }
-  | { label: 'handler_error'; pid: string; error: unknown; context: string };
+  | { label: 'handler_error'; pid: string; error: unknown; context: string }
+  | { label: 'thread_exit'; node: number; code: number }
+  | { label: 'thread_start_failed'; error: unknown };
 
 /** A process exited abnormally. */
 export interface CrashReport {

@@ -230,7 +230,10 @@ export class ActorSystem {
     if (this.stopped) throw new ActorError('system_stopped', 'the actor system has been shut down');
     const { name, link, mailbox, trapExit } = options;
     if (name !== undefined) this.checkNameFree(name);
-    const linkTo = link === undefined ? null : this.liveProc(link, 'link');
+    // A pid of another thread is linked once the process exists (the other
+    // node answers with an exit signal if its process is gone).
+    const remoteLink = link !== undefined && link.node !== localNode && link._proc === null;
+    const linkTo = link === undefined || remoteLink ? null : this.liveProc(link, 'link');
     if (mailbox !== undefined) checkMailboxOptions(mailbox);
 
     const pid = new Pid(localNode, nextSerial(), null);
@@ -248,6 +251,7 @@ export class ActorSystem {
     }
     if (parent !== undefined) proc.parent = parent;
     if (linkTo !== null) this.addLink(proc, linkTo);
+    else if (remoteLink) this.link(proc, link);
     if (init !== undefined) this.deliverSystem(proc, init.kind, init.payload);
     this.telemetry?.({ type: 'spawn', pid });
     return pid;
@@ -1215,17 +1219,18 @@ export class ActorSystem {
   }
 
   /**
-   * Ends every process: each process without a parent is stopped with
-   * `shutdown` (newest first, so a supervision tree stops in order) and
-   * waited for up to `timeoutMs` (default 5000); whatever is still alive then
-   * is killed. Later spawns fail.
+   * Ends every process: each process without a parent is asked to stop with
+   * `shutdown` (an orderly stop: a GenServer's `terminate` runs, a
+   * supervisor stops its children in order), newest first, and waited for
+   * up to `timeoutMs` (default 5000); whatever is still alive then is killed.
+   * Later spawns fail.
    */
   async shutdown(timeoutMs = 5000): Promise<void> {
     const roots = [...this.procs.values()].filter((p) => p.parent === null).reverse();
     for (const proc of roots) {
       if (proc.status === S_DEAD) continue;
       const exited = this.whenExited(proc.self, timeoutMs).catch(() => undefined);
-      this.exitSignalTo(proc, null, 'shutdown', false);
+      this.deliverSystem(proc, KIND_STOP, 'shutdown');
       await exited;
     }
     for (const proc of [...this.procs.values()]) this.kill(proc, 'killed');

@@ -1,0 +1,272 @@
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { DownMessage, ExitMessage } from '@ratatoskr/actors';
+import {
+  ActorSystem,
+  CallExitError,
+  GenServer,
+  Inbox,
+  Supervisor,
+  Threads,
+  UncloneableError,
+  isDown,
+  isExit,
+  noreply,
+  ok,
+  remoteName,
+  reply,
+  type Pid,
+} from '@ratatoskr/actors';
+
+const fixtures = fileURLToPath(new URL('../fixtures/thread-behaviours.mjs', import.meta.url));
+const counter = (args: unknown = 0) => ({ module: fixtures, export: 'Counter', args });
+
+let running: { threads: Threads; sys: ActorSystem }[] = [];
+async function setup(count = 2) {
+  const sys = new ActorSystem();
+  const threads = await Threads.start(sys, { count });
+  running.push({ threads, sys });
+  return { sys, threads };
+}
+
+afterEach(async () => {
+  for (const { threads, sys } of running) {
+    await threads.stop();
+    await sys.shutdown();
+  }
+  running = [];
+});
+
+describe('processes on thread nodes', () => {
+  it('call and cast reach a server on another thread; its pid carries the node', async () => {
+    const { sys, threads } = await setup();
+    const pid = await threads.startServer(sys, counter(5));
+    expect(threads.list()).toContain(pid.node);
+    expect(pid.node).not.toBe(sys.node);
+    sys.cast(pid, 'inc');
+    sys.cast(pid, 'inc');
+    expect(await sys.call(pid, 'get')).toBe(7);
+  });
+
+  it('pids inside messages come back as the same pid objects', async () => {
+    const { sys, threads } = await setup();
+    const pid = await threads.startServer(sys, counter(1));
+    const inbox = new Inbox(sys);
+    sys.cast(pid, { replyTo: inbox.pid, echo: [inbox.pid, { deep: inbox.pid }] });
+    const got = await inbox.receive<{ from: Pid; echo: [Pid, { deep: Pid }] }>();
+    expect(got.from).toBe(pid);
+    expect(got.echo[0]).toBe(inbox.pid);
+    expect(got.echo[1].deep).toBe(inbox.pid);
+    const who = await sys.call<unknown, string>(pid, 'whoami');
+    expect((who as unknown as { self: Pid }).self).toBe(pid);
+  });
+
+  it('a plain process spawned on a thread from a module export', async () => {
+    const { sys, threads } = await setup(1);
+    const pid = await threads.spawn({ module: fixtures, export: 'echo' });
+    const inbox = new Inbox(sys);
+    sys.send(pid, { to: inbox.pid, body: 'hello' });
+    expect(await inbox.receive()).toEqual({ echoed: 'hello', by: pid });
+  });
+
+  it('threads talk to each other directly: a forwarder on one thread to a counter on another', async () => {
+    const { sys, threads } = await setup(2);
+    const [a, b] = threads.list();
+    const target = await threads.startServer(sys, { ...counter(0), thread: a });
+    const fwd = await threads.startServer(sys, {
+      module: fixtures,
+      export: 'Forwarder',
+      args: target,
+      thread: b,
+    });
+    for (let i = 0; i < 100; i++) sys.cast(fwd, 'inc');
+    const inbox = new Inbox(sys);
+    sys.cast(fwd, { replyTo: inbox.pid });
+    expect(await inbox.receive()).toMatchObject({ n: 100 });
+  });
+
+  it('names registered on a thread are reachable as { name, node }', async () => {
+    const { sys, threads } = await setup(1);
+    const pid = await threads.startServer(sys, counter(9));
+    expect(await sys.call(pid, { type: 'register', name: 'counter' })).toBe('registered');
+    expect(await sys.call(remoteName(pid.node, 'counter'), 'get')).toBe(9);
+    await expect(sys.call(remoteName(pid.node, 'nobody'), 'get')).rejects.toMatchObject({
+      code: 'noproc',
+    });
+  });
+});
+
+describe('signals across threads', () => {
+  it('a remote crash reaches local links and monitors with the same reason, class and code', async () => {
+    const { sys, threads } = await setup();
+    const pid = await threads.startServer(sys, counter());
+    const inbox = new Inbox(sys);
+    inbox.trapExit(true);
+    inbox.link(pid);
+    inbox.monitor(pid);
+    const error = (await sys.call(pid, 'crash').catch((e: unknown) => e)) as CallExitError;
+    expect(error).toBeInstanceOf(CallExitError);
+    const reason = error.reason as Error & { code: string; detail: string };
+    expect(reason.name).toBe('CustomFailure');
+    expect(reason.code).toBe('custom_failure');
+    expect(reason.detail).toBe('crash requested');
+    expect(reason.stack).toContain('thread-behaviours.mjs');
+    const exit = await inbox.receive<ExitMessage>(isExit);
+    const down = await inbox.receive<DownMessage>(isDown);
+    expect(exit.from).toBe(pid);
+    expect(down.pid).toBe(pid);
+    expect((exit.reason as Error).message).toBe('custom failure: crash requested');
+    expect((down.reason as Error).message).toBe('custom failure: crash requested');
+  });
+
+  it('a local crash reaches a remote linked process (it dies) and a remote monitor', async () => {
+    const { sys, threads } = await setup();
+    const remote = await threads.startServer(sys, counter());
+    const local = sys.spawn(() => {
+      throw new Error('local boom');
+    });
+    expect(await sys.call(remote, { type: 'link', pid: local })).toBe('linked');
+    const inbox = new Inbox(sys);
+    inbox.monitor(remote);
+    sys.send(local, 'crash');
+    const down = await inbox.receive<DownMessage>(isDown);
+    expect(down.pid).toBe(remote);
+    expect((down.reason as Error).message).toBe('local boom');
+  });
+
+  it('kill sent to a remote process is untrappable and seen as killed', async () => {
+    const { sys, threads } = await setup(1);
+    const pid = await threads.startServer(sys, { ...counter(), options: { trapExit: true } });
+    const inbox = new Inbox(sys);
+    inbox.monitor(pid);
+    sys.exit(pid, 'kill');
+    expect((await inbox.receive<DownMessage>(isDown)).reason).toBe('killed');
+  });
+
+  it('monitoring or linking a remote pid that is gone gives noproc', async () => {
+    const { sys, threads } = await setup(1);
+    const pid = await threads.startServer(sys, counter());
+    await GenServer.stop(sys, pid).catch(() => undefined);
+    // GenServer.stop cannot see remote processes; stop it through a kill and wait.
+    const watcher = new Inbox(sys);
+    watcher.monitor(pid);
+    sys.exit(pid, 'kill');
+    await watcher.receive(isDown);
+    const inbox = new Inbox(sys);
+    inbox.trapExit(true);
+    inbox.monitor(pid);
+    inbox.link(pid);
+    expect((await inbox.receive<DownMessage>(isDown)).reason).toBe('noproc');
+    expect((await inbox.receive<ExitMessage>(isExit)).reason).toBe('noproc');
+  });
+});
+
+describe('thread failure', () => {
+  it('a thread that dies mid-call rejects the call at once; links and monitors fire noconnection', async () => {
+    const { sys, threads } = await setup(2);
+    const pid = await threads.startServer(sys, counter());
+    const node = pid.node;
+    const inbox = new Inbox(sys);
+    inbox.trapExit(true);
+    inbox.link(pid);
+    inbox.monitor(pid);
+    const started = performance.now();
+    const error = (await sys
+      .call(pid, 'exit-thread', Infinity)
+      .catch((e: unknown) => e)) as CallExitError;
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(error).toBeInstanceOf(CallExitError);
+    expect(error.reason).toBe('noconnection');
+    expect((await inbox.receive<ExitMessage>(isExit)).reason).toBe('noconnection');
+    expect((await inbox.receive<DownMessage>(isDown)).reason).toBe('noconnection');
+    // Calls to the dead node fail at once too, and a replacement thread starts.
+    await expect(sys.call(pid, 'get', Infinity)).rejects.toMatchObject({ code: 'noproc' });
+    for (let i = 0; i < 100 && threads.list().length < 2; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(threads.list()).toHaveLength(2);
+    expect(threads.list()).not.toContain(node);
+  });
+
+  it('a supervisor restarts a child whose thread died, on a live thread', async () => {
+    const { sys, threads } = await setup(2);
+    const sup = await Supervisor.start(sys, [threads.childSpec({ id: 'counter', ...counter(1) })], {
+      strategy: 'one_for_one',
+    });
+    const [first] = await Supervisor.whichChildren(sys, sup);
+    const firstPid = first!.pid!;
+    expect(firstPid.node).not.toBe(sys.node);
+    await threads.terminate(firstPid.node);
+    let restarted: Pid | null = null;
+    for (let i = 0; i < 200 && restarted === null; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      const [child] = await Supervisor.whichChildren(sys, sup);
+      if (child?.pid && child.pid !== firstPid) restarted = child.pid;
+    }
+    expect(restarted).not.toBeNull();
+    expect(restarted!.node).not.toBe(firstPid.node);
+    expect(await sys.call(restarted!, 'get')).toBe(1);
+  });
+
+  it('a failing init on a thread rejects the start with its reason, class and code', async () => {
+    const { sys, threads } = await setup(1);
+    const error = (await threads
+      .startServer(sys, counter('refuse'))
+      .catch((e: unknown) => e)) as Error & {
+      code: string;
+      reason: Error & { code: string };
+    };
+    expect(error.name).toBe('StartError');
+    expect(error.code).toBe('start_failed');
+    expect(error.reason.code).toBe('custom_failure');
+  });
+});
+
+describe('what cannot cross', () => {
+  it('an uncloneable message fails at the sender with a clear error; the thread stays usable', async () => {
+    const { sys, threads } = await setup(1);
+    const pid = await threads.startServer(sys, counter(3));
+    let thrown: unknown;
+    try {
+      sys.send(pid, { ok: 1, nested: { handler: () => 1 } });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(UncloneableError);
+    expect((thrown as UncloneableError).path).toBe('message.nested.handler');
+    await expect(sys.call(pid, { type: 'get', fn: () => 0 })).rejects.toBeInstanceOf(
+      UncloneableError,
+    );
+    expect(await sys.call(pid, 'get')).toBe(3);
+  });
+
+  it('a local GenServer calling a remote one from inside its handler', async () => {
+    const { sys, threads } = await setup(1);
+    const remote = await threads.startServer(sys, counter(41));
+    const local = await GenServer.start(
+      sys,
+      {
+        init: () => ok(null),
+        async handleCall(_r, _f, state, ctx) {
+          const n = (await ctx.call(remote, 'get')) as number;
+          return reply(n + 1, state);
+        },
+        handleCast: (_m, s) => noreply(s),
+      },
+      undefined,
+    );
+    expect(await sys.call(local, 'x')).toBe(42);
+  });
+});
+
+describe('introspection across threads', () => {
+  it('processInfo and the process list span threads', async () => {
+    const { sys, threads } = await setup(2);
+    const pid = await threads.startServer(sys, counter());
+    const info = await threads.processInfo(pid);
+    expect(info?.pid).toBe(pid);
+    expect(info?.status).toBe('waiting');
+    const all = await threads.processes();
+    expect(all.map((n) => n.node)).toEqual([sys.node, ...threads.list()]);
+    expect(all.find((n) => n.node === pid.node)?.pids).toContain(pid);
+  });
+});
