@@ -40,6 +40,7 @@ import {
 } from './broker-server.js';
 import {
   EMPTY_METADATA,
+  Message,
   checkMetadata,
   payloadSize,
   unmeasurableReason,
@@ -67,7 +68,6 @@ import type { TopicRecord } from './table.js';
 import { silentLogger, type BrokerLogger, type BrokerTelemetryHook } from './telemetry.js';
 import {
   BatchRequest,
-  PublishRequest,
   STATS_REQUEST,
   SubscribeRequest,
   UnsubscribeRequest,
@@ -231,17 +231,19 @@ export class Broker {
    */
   publish<T>(topic: string, payload: T, options?: PublishOptions): Promise<MessageId> {
     let record: TopicRecord;
-    let request: PublishRequest;
+    let message: Message;
     let pid: Pid<TopicProtocol>;
     try {
       record = this.recordOf(topic, 'publish');
-      request = this.prepare(record, payload, options);
+      message = this.prepare(record, payload, options);
       pid = this.serverOf(record);
     } catch (error) {
       return Promise.reject(error);
     }
     record.pending++;
-    return this.system.call(pid, request, Infinity).then(undefined, (error: unknown) => {
+    // A Message request is answered with its id (see topic-server.ts).
+    const accepted = this.system.call(pid, message, Infinity) as Promise<MessageId>;
+    return accepted.then(undefined, (error: unknown) => {
       throw this.topicCallError(record, error);
     });
   }
@@ -254,11 +256,11 @@ export class Broker {
    */
   publishNoWait<T>(topic: string, payload: T, options?: PublishOptions): MessageId {
     const record = this.recordOf(topic, 'publishNoWait');
-    const request = this.prepare(record, payload, options);
+    const message = this.prepare(record, payload, options);
     const pid = this.serverOf(record);
     record.pending++;
-    this.system.cast(pid, request);
-    return request.id;
+    this.system.cast(pid, message);
+    return message.id;
   }
 
   /**
@@ -273,7 +275,7 @@ export class Broker {
     const record = this.recordOf(topic, 'publishBatch');
     if (!Array.isArray(items))
       throw new InvalidOptionError('items', 'an array of { payload }', items);
-    const requests = items.map((item, index) => {
+    const messages = items.map((item, index) => {
       try {
         if (item === null || typeof item !== 'object') {
           throw new InvalidOptionError(`items[${index}]`, 'an object { payload, metadata? }', item);
@@ -286,7 +288,7 @@ export class Broker {
     const pid = this.serverOf(record);
     record.pending++;
     try {
-      return await this.system.call(pid, new BatchRequest(requests), Infinity);
+      return await this.system.call(pid, new BatchRequest(messages), Infinity);
     } catch (error) {
       throw this.topicCallError(record, error);
     }
@@ -504,12 +506,12 @@ export class Broker {
     return pid as Pid<TopicProtocol>;
   }
 
-  /** Checks a publish and builds its request. */
+  /** Checks a publish and builds its message (the topic stamps its offset and timestamp). */
   private prepare(
     record: TopicRecord,
     payload: unknown,
     options: PublishOptions | undefined,
-  ): PublishRequest {
+  ): Message {
     const size = payloadSize(payload);
     if (size < 0) throw new InvalidPayloadError(record.name, unmeasurableReason(payload));
     const limits = record.options;
@@ -529,7 +531,7 @@ export class Broker {
     if (record.pending >= limits.maxPendingPublishes) {
       throw new TopicOverloadedError(record.name, limits.maxPendingPublishes);
     }
-    return new PublishRequest(this.runtime.ids.take(), payload, metadata, partitionKey, size);
+    return new Message(this.runtime.ids.take(), record.name, payload, metadata, partitionKey, size);
   }
 
   /** What a failed call to a topic server means to the caller. */

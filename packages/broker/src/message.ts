@@ -41,8 +41,20 @@ export type MessageId = string;
 /** The metadata of a message published without any. Shared, frozen. */
 export const EMPTY_METADATA: Metadata = Object.freeze({});
 
-/** A published message, as every subscriber and the retained log see it. */
+/**
+ * A published message, as every subscriber and the retained log see it.
+ *
+ * The publisher's side of the broker builds it, with every field but
+ * `timestamp` and `offset`, and sends it to the topic as the publish request
+ * itself; the topic stamps those two when it accepts it, before anyone else
+ * can see it. One object per publish, from the caller to every subscriber.
+ */
 export class Message<T = unknown> {
+  /** When the topic accepted it: milliseconds since the Unix epoch, from the broker's clock. */
+  readonly timestamp: number = 0;
+  /** Position in the topic: 0 for the first message, then one more for each. */
+  readonly offset: number = -1;
+
   /** @internal */
   constructor(
     /** Unique id, returned by `publish`. */
@@ -53,15 +65,25 @@ export class Message<T = unknown> {
     readonly payload: T,
     /** String map given at publish; `EMPTY_METADATA` if none. */
     readonly metadata: Metadata,
-    /** When the topic accepted it: milliseconds since the Unix epoch, from the broker's clock. */
-    readonly timestamp: number,
-    /** Position in the topic: 0 for the first message, then one more for each. */
-    readonly offset: number,
     /** The key given at publish, or null. Carried for consumers; order is total per topic. */
     readonly partitionKey: string | null,
     /** The payload's size in bytes, as `payloadSize` measures it. */
     readonly size: number,
   ) {}
+}
+
+/** The two fields a topic writes when it accepts a message (once, before anyone reads them). */
+export interface Stamp {
+  timestamp: number;
+  offset: number;
+}
+
+/** Stamps `message` as accepted at `offset` and `timestamp`. @internal */
+export function stamp(message: Message, offset: number, timestamp: number): void {
+  // Readonly for everyone else; the accepting topic is the one writer.
+  const fields: Stamp = message;
+  fields.timestamp = timestamp;
+  fields.offset = offset;
 }
 
 /** Whether `value` is a broker `Message` (for process subscribers reading their mailbox). */

@@ -14,15 +14,15 @@
  * once.
  *
  * Handlers never throw on valid input: every check on a publish (name, size,
- * metadata, pending limit) is made by the caller before the request is sent,
+ * metadata, pending limit) is made by the caller before the message is sent,
  * and the record is changed only after the one fallible step (spawning a
  * subscription's process). A request the server does not know is a bug and
  * crashes it, as an unmatched message does in OTP.
  *
  * | request       | kind | reply                                             |
  * |---------------|------|---------------------------------------------------|
- * | `publish`     | call | the message id                                    |
- * | `publish`     | cast | none (fire-and-forget)                            |
+ * | a `Message`   | call | its id (a publish: the message is the request)    |
+ * | a `Message`   | cast | none (fire-and-forget publish)                    |
  * | `batch`       | call | the ids, in order, at consecutive offsets         |
  * | `subscribe`   | call | the subscription ref, or `MaxSubscribersReachedError` |
  * | `unsubscribe` | call | whether the subscription was live on this topic   |
@@ -41,27 +41,15 @@ import {
   type Ref,
 } from '@ratatoskr/actors';
 import { MaxSubscribersReachedError } from './errors.js';
-import { Message, type Metadata, type MessageId } from './message.js';
+import { Message, stamp, type MessageId } from './message.js';
 import type { BrokerRuntime } from './runtime.js';
 import { START, type Subscription } from './subscription.js';
 import type { TopicRecord } from './table.js';
 
-/** One message to publish, checked by the caller. */
-export class PublishRequest {
-  readonly type = 'publish' as const;
-  constructor(
-    readonly id: MessageId,
-    readonly payload: unknown,
-    readonly metadata: Metadata,
-    readonly partitionKey: string | null,
-    readonly size: number,
-  ) {}
-}
-
 /** Several messages, published together at consecutive offsets. */
 export class BatchRequest {
   readonly type = 'batch' as const;
-  constructor(readonly items: readonly PublishRequest[]) {}
+  constructor(readonly items: readonly Message[]) {}
 }
 
 export class SubscribeRequest {
@@ -123,7 +111,7 @@ export interface TopicStats {
 }
 
 type TopicCall =
-  PublishRequest | BatchRequest | SubscribeRequest | UnsubscribeRequest | typeof STATS_REQUEST;
+  Message | BatchRequest | SubscribeRequest | UnsubscribeRequest | typeof STATS_REQUEST;
 
 /** The topic server's protocol: requests, their replies, and the one cast. */
 export type TopicProtocol = Protocol<
@@ -135,7 +123,7 @@ export type TopicProtocol = Protocol<
     unsubscribe: boolean;
     stats: TopicStats;
   },
-  PublishRequest
+  Message
 >;
 
 /** Timer message: evict retained messages past their age. */
@@ -180,10 +168,11 @@ export const TopicServer: GenServer<TopicState, TopicArgs, TopicProtocol, typeof
     // Deleted, and about to be stopped: refuse what is still queued (the
     // callers get topic_not_found), rather than accept it into a dead topic.
     if (state.record.deleted) return stop('shutdown', state);
+    if (request instanceof Message) {
+      state.record.pending--;
+      return reply(accept(state, request), state);
+    }
     switch (request.type) {
-      case 'publish':
-        state.record.pending--;
-        return reply(accept(state, request), state);
       case 'batch':
         state.record.pending--;
         return reply(acceptBatch(state, request.items), state);
@@ -198,7 +187,7 @@ export const TopicServer: GenServer<TopicState, TopicArgs, TopicProtocol, typeof
 
   handleCast(request, state) {
     if (state.record.deleted) return stop('shutdown', state);
-    if (!(request instanceof PublishRequest)) {
+    if (!(request instanceof Message)) {
       throw new TypeError(`topic ${state.record.name} got an unknown cast`);
     }
     state.record.pending--;
@@ -234,20 +223,11 @@ export const TopicServer: GenServer<TopicState, TopicArgs, TopicProtocol, typeof
 // ------------------------------------------------------------------ publishing
 
 /** Accepts one message: stamps it, retains it, queues it for every subscriber. */
-function accept(state: TopicState, request: PublishRequest): MessageId {
+function accept(state: TopicState, message: Message): MessageId {
   const record = state.record;
   const now = state.runtime.now();
   const log = record.log;
-  const message = new Message(
-    request.id,
-    record.name,
-    request.payload,
-    request.metadata,
-    now,
-    log.nextOffset,
-    request.partitionKey,
-    request.size,
-  );
+  stamp(message, log.nextOffset, now);
   log.append(message, now);
   record.counters.published++;
   const subs = record.subs;
@@ -256,10 +236,10 @@ function accept(state: TopicState, request: PublishRequest): MessageId {
     if (!subs[i]!.offer(message)) disconnected = true;
   }
   if (disconnected) record.removeClosed();
-  return request.id;
+  return message.id;
 }
 
-function acceptBatch(state: TopicState, items: readonly PublishRequest[]): MessageId[] {
+function acceptBatch(state: TopicState, items: readonly Message[]): MessageId[] {
   const ids = new Array<MessageId>(items.length);
   for (let i = 0; i < items.length; i++) ids[i] = accept(state, items[i]!);
   return ids;

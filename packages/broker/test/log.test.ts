@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { RetainedLog } from '../src/log.js';
-import { Message, EMPTY_METADATA } from '../src/message.js';
+import { Message, EMPTY_METADATA, stamp } from '../src/message.js';
 
 function message(offset: number, size = 10, timestamp = 1000): Message {
-  return new Message(`m${offset}`, 't', offset, EMPTY_METADATA, timestamp, offset, null, size);
+  const m = new Message(`m${offset}`, 't', offset, EMPTY_METADATA, null, size);
+  stamp(m, offset, timestamp);
+  return m;
 }
 
 function fill(log: RetainedLog, n: number, size = 10, timestamp = 1000): void {
