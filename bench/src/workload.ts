@@ -17,7 +17,7 @@ export class Countdown {
 
   constructor(
     readonly target: number,
-    deadlineMs = 120_000,
+    deadlineMs = 60_000,
   ) {
     this.done = new Promise<void>((resolve) => {
       this.finish = resolve;
