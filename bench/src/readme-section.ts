@@ -58,7 +58,7 @@ export function readmeSection(file: ResultFile, fileName: string): string {
     `Measured on ${file.date} (${suites}) on ${file.machine['cpu']}, ${file.machine['cores']} cores,`,
     `Node ${file.machine['node']}; medians of several runs after a warm-up. Each figure is printed`,
     'beside a plain-Node equivalent measured in the same process and run. The original column is',
-    `the Elixir Ratatoskr as quoted in issue 6: ${provenance}`,
+    `the Elixir Ratatoskr's figure as quoted in issue 6. ${provenance}`,
     '',
     `| ${header.join(' | ')} |`,
     `| ${header.map(() => '---').join(' | ')} |`,
