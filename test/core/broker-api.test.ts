@@ -289,6 +289,33 @@ describe('subscribers', () => {
 });
 
 describe('lifecycle', () => {
+  it('Broker.start refuses unknown or invalid options', async () => {
+    await expect(Broker.start({ logger: {} as never })).rejects.toMatchObject({
+      code: 'invalid_option',
+      option: 'logger',
+    });
+    await expect(Broker.start({ system: 'mine' as never })).rejects.toMatchObject({
+      option: 'system',
+    });
+    await expect(Broker.start({ topicDefaults: { maxSubscribers: 0 } })).rejects.toMatchObject({
+      option: 'maxSubscribers',
+    });
+    await expect(Broker.start({ colour: 'red' } as never)).rejects.toMatchObject({
+      option: 'colour',
+    });
+  });
+
+  it('stop() ends a subscription stuck in a handler that never returns, instead of hanging', async () => {
+    const system = new ActorSystem(); // shared: the broker cannot just shut it down
+    const stuck = await Broker.start({ system });
+    await stuck.createTopic('t');
+    await stuck.subscribe('t', () => new Promise(() => {}));
+    await stuck.publish('t', 1);
+    await stuck.stop();
+    expect(system.processes()).toEqual([]);
+    await system.shutdown();
+  });
+
   it('a broker on a shared system stops without stopping the system', async () => {
     const system = new ActorSystem();
     const shared = await Broker.start({ system });

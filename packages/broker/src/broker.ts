@@ -49,6 +49,7 @@ import {
 } from './message.js';
 import { checkTopicName } from './names.js';
 import {
+  resolveBrokerOptions,
   resolveSubscribeOptions,
   resolveTopicOptions,
   type SubscribeOptions,
@@ -65,7 +66,7 @@ import {
   type SubscriptionKind,
 } from './subscription.js';
 import type { TopicRecord } from './table.js';
-import { silentLogger, type BrokerLogger, type BrokerTelemetryHook } from './telemetry.js';
+import type { BrokerLogger, BrokerTelemetryHook } from './telemetry.js';
 import {
   BatchRequest,
   STATS_REQUEST,
@@ -135,6 +136,9 @@ export interface BrokerProcesses {
 
 let brokers = 0;
 
+/** Event-loop turns `stop()` waits for subscription processes to finish before killing them. */
+const STOP_TURNS = 100;
+
 /** A running broker. Start one with `Broker.start()`. */
 export class Broker {
   /** The actor system the broker runs in. */
@@ -144,11 +148,9 @@ export class Broker {
   private tree: ApplicationHandle | null = null;
   private stopped = false;
 
-  private constructor(options: BrokerOptions) {
+  private constructor(input: BrokerOptions) {
+    const options = resolveBrokerOptions(input);
     const system = options.system ?? new ActorSystem();
-    if (!(system instanceof ActorSystem)) {
-      throw new InvalidOptionError('system', 'an ActorSystem', system);
-    }
     this.system = system;
     this.ownsSystem = options.system === undefined;
     const n = ++brokers;
@@ -162,9 +164,9 @@ export class Broker {
       names,
       system,
       registry,
-      options.logger ?? silentLogger,
-      options.telemetry ?? null,
-      resolveTopicOptions(options.topicDefaults),
+      options.logger,
+      options.telemetry,
+      resolveTopicOptions(options.topicDefaults ?? undefined),
     );
   }
 
@@ -464,10 +466,22 @@ export class Broker {
     const table = this.runtime.table;
     const subs = table === null ? [] : [...table.topics.values()].flatMap((r) => r.subs);
     await this.tree?.stop();
-    await Promise.all(
-      subs.map((sub) => (sub.pid === null ? undefined : this.system.whenExited(sub.pid))),
-    );
+    await this.endSubscriptionProcesses(subs.map((sub) => sub.pid));
     if (this.ownsSystem) await this.system.shutdown();
+  }
+
+  /**
+   * Subscription processes end on their own once the store is gone (their
+   * monitor fires), as soon as they run: give them a bounded number of
+   * scheduler turns, then kill any stuck in a handler that never returns.
+   */
+  private async endSubscriptionProcesses(pids: (Pid | null)[]): Promise<void> {
+    const system = this.system;
+    const live = () => pids.filter((pid): pid is Pid => pid !== null && system.isAlive(pid));
+    for (let turn = 0; turn < STOP_TURNS && live().length > 0; turn++) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    for (const pid of live()) system.exit(pid, 'kill');
   }
 
   // ---------------------------------------------------------------- internals

@@ -28,10 +28,11 @@
  * | `onError`      | none            | `(error, message) => void \| 'unsubscribe'`          |
  * | `onEnd`        | none            | `(end: SubscriptionEnd) => void`                     |
  */
-import { isPid, type Pid } from '@ratatoskr/actors';
+import { ActorSystem, isPid, type Pid } from '@ratatoskr/actors';
 import { InvalidOptionError } from './errors.js';
 import type { Message, Metadata } from './message.js';
 import type { SubscriptionEnd } from './notices.js';
+import { silentLogger, type BrokerLogger, type BrokerTelemetryHook } from './telemetry.js';
 
 /** Retention limits of a topic's log; the first limit reached evicts the oldest messages. */
 export interface RetentionOptions {
@@ -229,6 +230,39 @@ const SUBSCRIBE_RULES: Table<ResolvedSubscribeOptions> = {
   },
   onEnd: { default: null, expected: 'a function (end) => void', valid: orNull(isFunction) },
 };
+
+/** `Broker.start` options with every default filled in (`system` null: make one). */
+export interface ResolvedBrokerOptions {
+  readonly system: ActorSystem | null;
+  readonly topicDefaults: TopicOptions | null;
+  readonly logger: BrokerLogger;
+  readonly telemetry: BrokerTelemetryHook | null;
+}
+
+const LOGGER_METHODS = ['error', 'warn', 'info', 'debug'] as const;
+
+const BROKER_RULES: Table<ResolvedBrokerOptions> = {
+  system: { default: null, expected: 'an ActorSystem', valid: (v) => v instanceof ActorSystem },
+  topicDefaults: {
+    default: null,
+    expected: 'topic options (an object)',
+    valid: (v) => typeof v === 'object' && v !== null,
+  },
+  logger: {
+    default: silentLogger,
+    expected: 'a logger with error, warn, info and debug methods',
+    valid: (v) =>
+      typeof v === 'object' &&
+      v !== null &&
+      LOGGER_METHODS.every((m) => typeof (v as Record<string, unknown>)[m] === 'function'),
+  },
+  telemetry: { default: null, expected: 'a function (event) => void', valid: isFunction },
+};
+
+/** Resolves `Broker.start` options (topic defaults are resolved by `resolveTopicOptions`). */
+export function resolveBrokerOptions(input: object | undefined): ResolvedBrokerOptions {
+  return resolve(BROKER_RULES, input, '');
+}
 
 /**
  * Fills defaults into `input` from `table`, refusing unknown keys and values
