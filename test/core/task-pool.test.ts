@@ -1,0 +1,145 @@
+import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  ActorSystem,
+  GenServer,
+  Inbox,
+  PoolWorkerExitError,
+  TaskPool,
+  isDown,
+  noreply,
+  ok,
+  reply,
+  type Context,
+  type DownMessage,
+  type Pid,
+} from '@ratatoskr/actors';
+
+const tasks = fileURLToPath(new URL('../fixtures/pool-tasks.mjs', import.meta.url));
+let pools: TaskPool[] = [];
+function pool(maxThreads = 2): TaskPool {
+  const p = new TaskPool({ minThreads: 1, maxThreads });
+  pools.push(p);
+  return p;
+}
+afterEach(async () => {
+  await Promise.all(pools.map((p) => p.destroy()));
+  pools = [];
+});
+
+function expectedHash(input: string, rounds: number): string {
+  let digest = input;
+  for (let i = 0; i < rounds; i++) digest = createHash('sha256').update(digest).digest('hex');
+  return digest;
+}
+
+describe('TaskPool', () => {
+  it('runs a module function on a worker and keeps the main thread responsive', async () => {
+    const p = pool();
+    let ticks = 0;
+    const interval = setInterval(() => ticks++, 5);
+    const results = await Promise.all(
+      [1, 2, 3, 4].map((i) =>
+        p.run<string>({ module: tasks, export: 'hash', arg: { input: `x${i}`, rounds: 60_000 } }),
+      ),
+    );
+    clearInterval(interval);
+    expect(results).toEqual([1, 2, 3, 4].map((i) => expectedHash(`x${i}`, 60_000)));
+    // The main thread kept running its timers while the workers hashed.
+    expect(ticks).toBeGreaterThan(3);
+  });
+
+  it('a worker that exits mid-task rejects that task with its exit code; the queue keeps going', async () => {
+    const p = pool(1);
+    const results = await Promise.allSettled([
+      p.run({ module: tasks, export: 'double', arg: 1 }),
+      p.run({ module: tasks, export: 'exitWith', arg: 7 }),
+      p.run({ module: tasks, export: 'double', arg: 21 }),
+    ]);
+    expect(results[0]).toEqual({ status: 'fulfilled', value: 2 });
+    expect(results[1]!.status).toBe('rejected');
+    const error = (results[1] as PromiseRejectedResult).reason as PoolWorkerExitError;
+    expect(error).toBeInstanceOf(PoolWorkerExitError);
+    expect(error.exitCode).toBe(7);
+    expect(error.code).toBe('worker_exited');
+    expect(results[2]).toEqual({ status: 'fulfilled', value: 42 });
+    expect(await p.run({ module: tasks, export: 'double', arg: 5 })).toBe(10);
+  });
+
+  it('errors thrown by a task keep their name, message and code', async () => {
+    const p = pool(1);
+    const error = (await p
+      .run({ module: tasks, export: 'fail', arg: 'abc' })
+      .catch((e: unknown) => e)) as Error & {
+      code: string;
+    };
+    expect(error.name).toBe('PoolTaskFailure');
+    expect(error.message).toBe('failed: abc');
+    expect(error.code).toBe('pool_task_failure');
+  });
+
+  it('a missing export fails clearly', async () => {
+    const p = pool(1);
+    await expect(p.run({ module: tasks, export: 'nope' })).rejects.toThrow(
+      /no function export "nope"/,
+    );
+  });
+
+  it('killing a pool task process cancels the work on the pool', async () => {
+    const sys = new ActorSystem();
+    const p = pool(1);
+    let task: { pid: Pid } | undefined;
+    const owner = await GenServer.start(
+      sys,
+      {
+        init: () => ok(null),
+        handleCall(_r, _f, state, ctx: Context) {
+          task = p.async(ctx, { module: tasks, export: 'spin', arg: 20_000 });
+          return reply('started', state);
+        },
+        handleInfo: (_m, s) => noreply(s),
+      },
+      undefined,
+      { trapExit: true },
+    );
+    await sys.call(owner, 'start');
+    const inbox = new Inbox(sys);
+    inbox.monitor(task!.pid);
+    await new Promise((r) => setTimeout(r, 100));
+    sys.exit(task!.pid, 'kill');
+    expect((await inbox.receive<DownMessage>(isDown)).reason).toBe('killed');
+    // The single worker is free again long before the 20 s spin would end.
+    const started = performance.now();
+    expect(await p.run({ module: tasks, export: 'double', arg: 4 })).toBe(8);
+    expect(performance.now() - started).toBeLessThan(10_000);
+    await sys.shutdown();
+  });
+
+  it('stream maps a collection over the pool with bounded concurrency, in order', async () => {
+    const sys = new ActorSystem();
+    const p = pool(2);
+    const collected: number[] = [];
+    const runner = await GenServer.start(
+      sys,
+      {
+        init: () => ok(null),
+        async handleCall(_r, _f, state, ctx: Context) {
+          for await (const value of p.stream<number, number>(
+            ctx,
+            Array.from({ length: 20 }, (_, i) => i),
+            (n) => ({ module: tasks, export: 'double', arg: n }),
+            { maxConcurrency: 3 },
+          )) {
+            collected.push(value);
+          }
+          return reply(collected.length, state);
+        },
+      },
+      undefined,
+    );
+    expect(await sys.call(runner, 'go', 30_000)).toBe(20);
+    expect(collected).toEqual(Array.from({ length: 20 }, (_, i) => i * 2));
+    await sys.shutdown();
+  });
+});
