@@ -65,7 +65,7 @@ import {
   type MessageHandler,
   type SubscriptionKind,
 } from './subscription.js';
-import type { TopicRecord } from './table.js';
+import { topicCallError, type TopicRecord } from './table.js';
 import type { BrokerLogger, BrokerTelemetryHook } from './telemetry.js';
 import {
   BatchRequest,
@@ -245,9 +245,7 @@ export class Broker {
     record.pending++;
     // A Message request is answered with its id (see topic-server.ts).
     const accepted = this.system.call(pid, message, Infinity) as Promise<MessageId>;
-    return accepted.then(undefined, (error: unknown) => {
-      throw this.topicCallError(record, error);
-    });
+    return accepted.then(undefined, record.rejectCall);
   }
 
   /**
@@ -292,7 +290,7 @@ export class Broker {
     try {
       return await this.system.call(pid, new BatchRequest(messages), Infinity);
     } catch (error) {
-      throw this.topicCallError(record, error);
+      throw topicCallError(record, error);
     }
   }
 
@@ -352,7 +350,7 @@ export class Broker {
     } catch (error) {
       // The topic is restarting: it drops the ended subscription when it comes back.
       if (sub !== undefined && !record.deleted) return;
-      throw this.topicCallError(record, error);
+      throw topicCallError(record, error);
     }
     if (!found) throw new SubscriptionNotFoundError(topic, ref);
   }
@@ -381,7 +379,7 @@ export class Broker {
     try {
       result = await this.system.call(this.serverOf(record), new SubscribeRequest(sub), Infinity);
     } catch (error) {
-      throw this.topicCallError(record, error);
+      throw topicCallError(record, error);
     }
     if (result instanceof MaxSubscribersReachedError) throw result;
     return sub;
@@ -395,7 +393,7 @@ export class Broker {
     try {
       return await this.system.call(this.serverOf(record), STATS_REQUEST, Infinity);
     } catch (error) {
-      throw this.topicCallError(record, error);
+      throw topicCallError(record, error);
     }
   }
 
@@ -546,13 +544,6 @@ export class Broker {
       throw new TopicOverloadedError(record.name, limits.maxPendingPublishes);
     }
     return new Message(this.runtime.ids.take(), record.name, payload, metadata, partitionKey, size);
-  }
-
-  /** What a failed call to a topic server means to the caller. */
-  private topicCallError(record: TopicRecord, error: unknown): unknown {
-    if (!(error instanceof NoProcError || error instanceof CallExitError)) return error;
-    if (record.deleted) return new TopicNotFoundError(record.name);
-    return new TopicUnavailableError(record.name, error);
   }
 
   /** Calls the broker server, waiting through a restart of it (a few scheduler turns at most). */

@@ -15,7 +15,8 @@
  * Anyone may read. Records are plain class instances, never drafted by immer:
  * copying them per message would cost O(n) per publish.
  */
-import type { Ref } from '@ratatoskr/actors';
+import { CallExitError, NoProcError, type Ref } from '@ratatoskr/actors';
+import { TopicNotFoundError, TopicUnavailableError } from './errors.js';
 import { RetainedLog } from './log.js';
 import type { ResolvedTopicOptions } from './options.js';
 import type { Subscription } from './subscription.js';
@@ -49,6 +50,14 @@ export class TopicRecord {
   incarnations = 0;
   /** Publish requests sent and not yet handled (bounded by `maxPendingPublishes`). */
   pending = 0;
+  /**
+   * Rethrows a failed call to this topic's server as what it means to the
+   * caller (`topicCallError`). Made once per topic, so a publish allocates
+   * no closure for its error path.
+   */
+  readonly rejectCall = (error: unknown): never => {
+    throw topicCallError(this, error);
+  };
 
   constructor(
     readonly name: string,
@@ -86,6 +95,18 @@ export class TopicRecord {
       if (!sub.open) this.remove(sub);
     }
   }
+}
+
+/**
+ * What a failed call to a topic's server means to the caller: the server was
+ * gone (`NoProcError`) or died with the call pending (`CallExitError`)
+ * because the topic was deleted (`TopicNotFoundError`) or crashed
+ * (`TopicUnavailableError`, retry). Any other error is returned as it is.
+ */
+export function topicCallError(record: TopicRecord, error: unknown): unknown {
+  if (!(error instanceof NoProcError || error instanceof CallExitError)) return error;
+  if (record.deleted) return new TopicNotFoundError(record.name);
+  return new TopicUnavailableError(record.name, error);
 }
 
 /** The topic set. Only the broker server adds or removes topics. */
