@@ -463,15 +463,16 @@ export class Broker {
     this.stopped = true;
     const table = this.runtime.table;
     const subs = table === null ? [] : [...table.topics.values()].flatMap((r) => r.subs);
+    table?.endAll('broker_stopped');
     await this.tree?.stop();
     await this.endSubscriptionProcesses(subs.map((sub) => sub.pid));
     if (this.ownsSystem) await this.system.shutdown();
   }
 
   /**
-   * Subscription processes end on their own once the store is gone (their
-   * monitor fires), as soon as they run: give them a bounded number of
-   * scheduler turns, then kill any stuck in a handler that never returns.
+   * Ended subscriptions' processes exit on their own as soon as they run:
+   * give them a bounded number of event-loop turns, then kill any stuck in a
+   * handler that never returns.
    */
   private async endSubscriptionProcesses(pids: (Pid | null)[]): Promise<void> {
     const system = this.system;

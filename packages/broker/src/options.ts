@@ -321,10 +321,15 @@ export function resolveTopicOptions(
   return Object.freeze({ ...top, retention: Object.freeze(retention) });
 }
 
-/** Resolves `subscribe` options. Throws `InvalidOptionError` like `resolveTopicOptions`. */
+/**
+ * Resolves `subscribe` options. Throws `InvalidOptionError` like
+ * `resolveTopicOptions`. Without options every subscription shares one
+ * frozen default object.
+ */
 export function resolveSubscribeOptions(
   input: SubscribeOptions | undefined,
 ): ResolvedSubscribeOptions {
+  if (input === undefined) return DEFAULT_SUBSCRIBE_OPTIONS;
   return resolve(SUBSCRIBE_RULES, input, '');
 }
 
@@ -335,6 +340,10 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
   }
   return out;
 }
+
+const DEFAULT_SUBSCRIBE_OPTIONS: ResolvedSubscribeOptions = Object.freeze(
+  resolve(SUBSCRIBE_RULES, undefined, ''),
+);
 
 /** Every topic default, as documented above. */
 export const DEFAULT_TOPIC_OPTIONS: ResolvedTopicOptions = Object.freeze({

@@ -7,8 +7,9 @@
  * publishes it in the runtime; if it ever dies (killed on purpose, or the
  * tree restarted as a whole), the table dies with it, as an ETS table dies
  * with its owner: the tree's `rest_for_one` strategy then restarts every
- * later child against the new, empty table, and every subscription process
- * (which monitors the store) ends with reason `broker_stopped`.
+ * later child against the new, empty table, and the new store ends every
+ * subscription of the old table with reason `broker_stopped` (their processes
+ * hold no monitor on the store: that would cost every subscriber a monitor).
  */
 import { ok, type GenServer } from '@ratatoskr/actors';
 import type { BrokerRuntime } from './runtime.js';
@@ -22,6 +23,8 @@ export interface StoreState {
 
 export const Store: GenServer<StoreState, BrokerRuntime> = {
   init(runtime, ctx) {
+    // A previous table died with the previous store: its subscriptions end.
+    runtime.table?.endAll('broker_stopped');
     const table = new TopicTable();
     runtime.table = table;
     runtime.storePid = ctx.self;

@@ -96,9 +96,7 @@ export class Subscription {
   slot = -1;
   /** False once ended (or ending): nothing more is delivered. */
   open = true;
-  endReason: SubscriptionEndReason | null = null;
-  endError: SlowConsumerError | null = null;
-  /** The notice made when the subscription ended. */
+  /** The notice made when the subscription ended; null while open. */
   private end: SubscriptionEnd | null = null;
   /** True while a `WAKE` is queued or being handled (no other is sent). */
   awake: boolean;
@@ -120,9 +118,10 @@ export class Subscription {
   private readonly capacity: number;
 
   private ownerRef: Ref | null = null;
-  private storeRef: Ref | null = null;
   /** The message an async handler is working on, for its rejection. */
   private current: Message | null = null;
+  /** Made on the first async handler result only: most handlers are synchronous. */
+  private rejected: ((error: unknown) => void) | null = null;
   private waiterResolve: Settle | null = null;
   private waiterReject: ((error: unknown) => void) | null = null;
   /** Stream kind: true once the end was handed to the iterator. */
@@ -203,8 +202,6 @@ export class Subscription {
   close(reason: SubscriptionEndReason, error: SlowConsumerError | null = null): boolean {
     if (!this.open) return false;
     this.open = false;
-    this.endReason = reason;
-    this.endError = error;
     // The owner and the iterator hear of it now, even if the process is
     // stuck in a slow handler; `onEnd` runs in the process when it gets there.
     const end = new SubscriptionEnd(this.ref, this.topic, reason, error);
@@ -328,15 +325,11 @@ export class Subscription {
   private start(ctx: Context): void {
     const owner = this.owner;
     if (owner !== null) this.ownerRef = ctx.monitor(owner);
-    const store = this.runtime.storePid;
-    if (store !== null) this.storeRef = ctx.monitor(store);
-    return undefined;
   }
 
   private down(message: DownMessage, ctx: Context): void | Promise<void> {
-    if (message.ref === this.ownerRef) this.close('owner_exited');
-    else if (message.ref === this.storeRef) this.close('broker_stopped');
-    else return undefined;
+    if (message.ref !== this.ownerRef) return undefined;
+    this.close('owner_exited');
     return this.drain(ctx);
   }
 
@@ -373,6 +366,7 @@ export class Subscription {
         this.current = message;
         ctx.send(ctx.self, WAKE);
         // The runtime only needs a thenable to suspend on; PromiseLike is one.
+        this.rejected ??= (error) => this.asyncFailed(error);
         return result.then(ignore, this.rejected) as Promise<void>;
       }
     }
@@ -410,12 +404,11 @@ export class Subscription {
   }
 
   /** An async handler rejected: same as a throw, on the message it was handling. */
-  private readonly rejected = (error: unknown): void => {
+  private asyncFailed(error: unknown): void {
     const message = this.current;
     this.current = null;
-    if (message === null) return;
-    this.report(error, message);
-  };
+    if (message !== null) this.report(error, message);
+  }
 
   /** Counts, logs and emits a handler failure, tells the owner, and asks `onError` what to do. */
   private report(error: unknown, message: Message): void {
@@ -487,9 +480,10 @@ export class Subscription {
       if (message !== undefined) return Promise.resolve({ value: message, done: false });
     }
     if (this.streamEnded) {
-      if (this.endError !== null && !this.errorThrown) {
+      const error = this.end?.error ?? null;
+      if (error !== null && !this.errorThrown) {
         this.errorThrown = true;
-        return Promise.reject(this.endError);
+        return Promise.reject(error);
       }
       return Promise.resolve(DONE);
     }
@@ -512,9 +506,10 @@ export class Subscription {
     const reject = this.waiterReject;
     if (resolve === null || reject === null) return;
     this.waiterResolve = this.waiterReject = null;
-    if (this.endError !== null) {
+    const error = this.end?.error ?? null;
+    if (error !== null) {
       this.errorThrown = true;
-      reject(this.endError);
+      reject(error);
     } else {
       resolve(DONE);
     }

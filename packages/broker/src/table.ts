@@ -19,6 +19,7 @@ import { CallExitError, NoProcError, type Ref } from '@ratatoskr/actors';
 import { TopicNotFoundError, TopicUnavailableError } from './errors.js';
 import { RetainedLog } from './log.js';
 import type { ResolvedTopicOptions } from './options.js';
+import type { SubscriptionEndReason } from './notices.js';
 import type { Subscription } from './subscription.js';
 
 /** Per-topic counters, shared by the topic server and its subscriptions. */
@@ -112,4 +113,11 @@ export function topicCallError(record: TopicRecord, error: unknown): unknown {
 /** The topic set. Only the broker server adds or removes topics. */
 export class TopicTable {
   readonly topics = new Map<string, TopicRecord>();
+
+  /** Ends every subscription of every topic (the table is being dropped). */
+  endAll(reason: SubscriptionEndReason): void {
+    for (const record of this.topics.values()) {
+      for (const sub of record.subs) sub.close(reason);
+    }
+  }
 }
