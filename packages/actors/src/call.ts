@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock } from './clock.js';
 import type { Pid } from './pid.js';
 import type { Proc } from './process.js';
 import { describeDest } from './describe.js';
@@ -16,9 +16,13 @@ import { CallExitError, CallTimeoutError, NoProcError, type ExitReason } from '.
  */
 export class From<R = unknown> {
   /** @internal */ done = false;
-  /** @internal */ timer: TimerHandle | null = null;
-  /** @internal */ clock: Clock | null = null;
   /** @internal */ timeoutMs = 0;
+  /** @internal When the call times out (clock ms); valid while `deadlines` is set. */
+  deadline = 0;
+  /** @internal The timeout list this call waits in, and its neighbours there. */
+  deadlines: Deadlines | null = null;
+  /** @internal */ tprev: From | null = null;
+  /** @internal */ tnext: From | null = null;
   /** @internal */ prev: From | null = null;
   /** @internal */ next: From | null = null;
   /** @internal */ resolve: (value: R) => void = noop;
@@ -79,11 +83,7 @@ function finish<R>(from: From<R>): void {
     from.remote.delete(from.callId);
     from.remote = null;
   }
-  const timer = from.timer;
-  if (timer !== null) {
-    from.timer = null;
-    from.clock!.clearTimeout(timer);
-  }
+  if (from.deadlines !== null) from.deadlines.remove(from as From);
 }
 
 /** Settles `from` with a reply. Returns false if the caller was no longer waiting. */
@@ -113,19 +113,75 @@ function appendCallSite(error: Error, site: { stack?: string }): void {
   if (frames) error.stack = `${error.stack ?? String(error)}\n    --- call made at ---\n${frames}`;
 }
 
-/** Starts the timeout of a call; at expiry the call rejects with `CallTimeoutError`. */
-export function armCallTimer(from: From, clock: Clock, timeoutMs: number): void {
-  from.clock = clock;
-  from.timeoutMs = timeoutMs;
-  from.timer = clock.setTimeout(onCallTimeout, timeoutMs, from);
+/**
+ * The calls waiting with one timeout value, in deadline order. Calls with the
+ * same timeout expire in the order they were made, so appending keeps the
+ * list sorted, and one clock timer (for the head) serves them all: a call
+ * costs a list append and unlink instead of a timer of its own.
+ *
+ * The timer is not cancelled when its head is answered; when it fires it
+ * rejects what has expired and re-arms for the new head, or stops when the
+ * list is empty. So a burst of answered calls leaves at most one pending
+ * timer per timeout value, which fires once and ends.
+ */
+export class Deadlines {
+  private head: From | null = null;
+  private tail: From | null = null;
+  private armed = false;
+
+  constructor(
+    private readonly clock: Clock,
+    readonly ms: number,
+  ) {}
+
+  add(from: From): void {
+    from.deadline = this.clock.now() + this.ms;
+    from.deadlines = this;
+    from.tprev = this.tail;
+    if (this.tail !== null) this.tail.tnext = from;
+    else this.head = from;
+    this.tail = from;
+    if (!this.armed) this.arm(this.ms);
+  }
+
+  remove(from: From): void {
+    if (from.tprev !== null) from.tprev.tnext = from.tnext;
+    else this.head = from.tnext;
+    if (from.tnext !== null) from.tnext.tprev = from.tprev;
+    else this.tail = from.tprev;
+    from.tprev = from.tnext = null;
+    from.deadlines = null;
+  }
+
+  private arm(ms: number): void {
+    this.armed = true;
+    this.clock.setTimeout(expire, Math.max(0, ms), this);
+  }
+
+  /** @internal */
+  expire(): void {
+    this.armed = false;
+    const now = this.clock.now();
+    let from = this.head;
+    while (from !== null && from.deadline <= now) {
+      const next = from.tnext;
+      const server = from.server;
+      settleError(from, new CallTimeoutError(from.target, from.timeoutMs));
+      server?.system.noteCallTimeout(from.target, from.timeoutMs);
+      from = next;
+    }
+    if (this.head !== null) this.arm(this.head.deadline - now);
+  }
 }
 
-function onCallTimeout(from: From): void {
-  if (from.done) return;
-  from.timer = null;
-  const server = from.server;
-  settleError(from, new CallTimeoutError(from.target, from.timeoutMs));
-  server?.system.noteCallTimeout(from.target, from.timeoutMs);
+function expire(deadlines: Deadlines): void {
+  deadlines.expire();
+}
+
+/** Starts the timeout of a call; at expiry the call rejects with `CallTimeoutError`. */
+export function armCallTimer(from: From, deadlines: Deadlines): void {
+  from.timeoutMs = deadlines.ms;
+  deadlines.add(from);
 }
 
 /** Rejects every call waiting on `server`, which is exiting with `reason`. */

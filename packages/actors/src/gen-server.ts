@@ -167,16 +167,13 @@ const IGNORE: InitIgnore = Object.freeze({ kind: 'ignore' });
 
 /** `handleCall` result: reply `value` and continue with `state`. */
 export function reply<S, R>(value: R, state: NextState<S>, options?: ContinueOption): Reply<S, R> {
-  return options?.continue === undefined
-    ? { kind: 'reply', reply: value, state }
-    : { kind: 'reply', reply: value, state, continue: options.continue };
+  // One object shape whatever the options, so the runtime's reads stay monomorphic.
+  return { kind: 'reply', reply: value, state, continue: options?.continue };
 }
 
 /** Result: continue with `state` without replying (yet). */
 export function noreply<S>(state: NextState<S>, options?: ContinueOption): NoReply<S> {
-  return options?.continue === undefined
-    ? { kind: 'noreply', state }
-    : { kind: 'noreply', state, continue: options.continue };
+  return { kind: 'noreply', state, continue: options?.continue };
 }
 
 /**
@@ -278,6 +275,16 @@ class ServerLogic<S> implements ProcessLogic {
   // ------------------------------------------------------------ results
 
   private afterNoreply(proc: Proc, result: unknown, callback: string): unknown {
+    // The common case, a synchronous noreply, commits without a promise check.
+    if (
+      result !== null &&
+      typeof result === 'object' &&
+      (result as NoReply<S>).kind === 'noreply'
+    ) {
+      const r = result as NoReply<S>;
+      this.state = this.next(r.state);
+      return r.continue === undefined ? undefined : this.runContinue(proc, r.continue);
+    }
     if (isThenable(result)) return result.then((r) => this.commitNoreply(proc, r, callback));
     return this.commitNoreply(proc, result, callback);
   }
@@ -299,6 +306,16 @@ class ServerLogic<S> implements ProcessLogic {
   }
 
   private afterCall(proc: Proc, from: From, result: unknown): unknown {
+    if (
+      result !== null &&
+      typeof result === 'object' &&
+      (result as Reply<S, unknown>).kind === 'reply'
+    ) {
+      const r = result as Reply<S, unknown>;
+      this.state = this.next(r.state);
+      settleReply(from, r.reply);
+      return r.continue === undefined ? undefined : this.runContinue(proc, r.continue);
+    }
     if (isThenable(result)) return result.then((r) => this.commitCall(proc, from, r));
     return this.commitCall(proc, from, result);
   }

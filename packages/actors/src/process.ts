@@ -117,7 +117,15 @@ export interface Context {
   /** Removes a monitor; with `flush`, also drops its DOWN message if already queued. Returns whether it was active. */
   demonitor(ref: Ref, options?: { flush?: boolean }): boolean;
 
-  /** Ends this process with `reason` (throws an `ExitSignal` the runtime catches). */
+  /**
+   * Stops this process in an orderly way with `reason` (default `normal`):
+   * a server's `terminate` runs and the process exits; nothing more is
+   * delivered to it. Unlike `exit(reason)` it does not throw: the rest of the
+   * current handler still runs (its sends go out), but its result is
+   * ignored. The cheap way for a plain process to finish.
+   */
+  stop(reason?: ExitReason): void;
+  /** Ends this process with `reason` at once (throws an `ExitSignal` the runtime catches). */
   exit(reason: ExitReason): never;
   /** Sends an exit signal with `reason` to `pid` (see `ExitReason` for what each does). */
   exit(pid: Pid, reason: ExitReason): void;
@@ -221,6 +229,10 @@ export class Proc implements Context {
 
   demonitor(ref: Ref, options?: { flush?: boolean }): boolean {
     return this.system.demonitor(this, ref, options?.flush === true);
+  }
+
+  stop(reason: ExitReason = 'normal'): void {
+    this.system.stopProcess(this, reason);
   }
 
   exit(reason: ExitReason): never;

@@ -1,4 +1,12 @@
-import { From, RequestId, armCallTimer, rejectInflight, settleError, trackCall } from './call.js';
+import {
+  Deadlines,
+  From,
+  RequestId,
+  armCallTimer,
+  rejectInflight,
+  settleError,
+  trackCall,
+} from './call.js';
 import { systemClock, type Clock } from './clock.js';
 import { describeDest, describeValue } from './describe.js';
 import {
@@ -113,6 +121,8 @@ export interface ProcessInfo {
   messagesDropped: number;
 }
 
+const RESOLVED = Promise.resolve();
+
 const OVERFLOW_POLICIES: readonly OverflowPolicy[] = [
   'reject',
   'drop_newest',
@@ -192,6 +202,8 @@ export class ActorSystem {
   private finalizing = false;
   private stopped = false;
   private router: Router | null = null;
+  private readonly deadlineLists = new Map<number, Deadlines>();
+  private lastDeadlines: Deadlines | null = null;
 
   constructor(options: SystemOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -265,6 +277,10 @@ export class ActorSystem {
    * `NoProcError`, since that is almost always a mistake.
    */
   send(dest: Dest, message: unknown): void {
+    if (dest instanceof Pid && dest._proc !== null) {
+      this.deliver(dest._proc, KIND_INFO, message);
+      return;
+    }
     const proc = this.resolve(dest);
     if (proc !== null) this.deliver(proc, KIND_INFO, message);
     else if (!this.sendRemote(dest, KIND_INFO, message) && !(dest instanceof Pid)) {
@@ -305,6 +321,10 @@ export class ActorSystem {
 
   /** Casts `message` to a server. Never fails for a dead or unknown target. */
   cast<P>(dest: Dest<P>, message: CastOf<P>): void {
+    if (dest instanceof Pid && dest._proc !== null) {
+      this.deliver(dest._proc, KIND_CAST, message);
+      return;
+    }
     let proc: Proc | null;
     try {
       proc = this.resolve(dest);
@@ -335,6 +355,19 @@ export class ActorSystem {
 
   /** @internal */
   callFrom(caller: Proc | null, dest: Dest, request: unknown, timeoutMs: number): Promise<unknown> {
+    const server = this.resolve(dest);
+    // The common case goes straight to the server; everything else (errors,
+    // other threads) takes the general path.
+    if (
+      server !== null &&
+      server !== caller &&
+      server.status !== S_DEAD &&
+      typeof timeoutMs === 'number' &&
+      timeoutMs >= 0
+    ) {
+      const from = new From(caller === null ? null : caller.self, request, server, dest);
+      return this.enqueueCall(from, server, timeoutMs, caller);
+    }
     return this.request(caller, dest, request, timeoutMs).promise;
   }
 
@@ -386,6 +419,15 @@ export class ActorSystem {
       return new RequestId(null, Promise.reject(error));
     }
     const from = new From(caller === null ? null : caller.self, request, server, dest);
+    return new RequestId(from, this.enqueueCall(from, server, timeoutMs, caller));
+  }
+
+  private enqueueCall(
+    from: From,
+    server: Proc,
+    timeoutMs: number,
+    caller: Proc | null,
+  ): Promise<unknown> {
     if (this.callerStacks) {
       const site: { stack?: string } = {};
       Error.captureStackTrace(site, caller === null ? this.call : caller.call);
@@ -396,9 +438,22 @@ export class ActorSystem {
       from.reject = reject;
     });
     trackCall(server, from);
-    if (timeoutMs !== Infinity) armCallTimer(from, this.clock, timeoutMs);
+    if (timeoutMs !== Infinity) armCallTimer(from, this.deadlinesFor(timeoutMs));
     this.deliver(server, KIND_CALL, from);
-    return new RequestId(from, promise);
+    return promise;
+  }
+
+  /** The timeout list for calls with `timeoutMs` (the default 5000 is cached). */
+  private deadlinesFor(timeoutMs: number): Deadlines {
+    const last = this.lastDeadlines;
+    if (last !== null && last.ms === timeoutMs) return last;
+    let list = this.deadlineLists.get(timeoutMs);
+    if (list === undefined) {
+      list = new Deadlines(this.clock, timeoutMs);
+      this.deadlineLists.set(timeoutMs, list);
+    }
+    this.lastDeadlines = list;
+    return list;
   }
 
   /** The node and target of a destination on another node, or null. */
@@ -430,7 +485,7 @@ export class ActorSystem {
       from.resolve = resolve;
       from.reject = reject;
     });
-    if (timeoutMs !== Infinity) armCallTimer(from, this.clock, timeoutMs);
+    if (timeoutMs !== Infinity) armCallTimer(from, this.deadlinesFor(timeoutMs));
     try {
       this.router!.call(from, remote.node, remote.to);
     } catch (error) {
@@ -512,7 +567,9 @@ export class ActorSystem {
 
   private wake(): void {
     this.scheduled = true;
-    if (this.sinceYield < this.turnBudget) queueMicrotask(this.drain);
+    // A reaction on a settled promise is the cheapest microtask (Node's
+    // queueMicrotask also allocates an async resource per call).
+    if (this.sinceYield < this.turnBudget) void RESOLVED.then(this.drain);
     else setImmediate(this.yielded);
   }
 
@@ -543,9 +600,8 @@ export class ActorSystem {
     const limit = this.processBudget;
     let n = 0;
     while (n < limit && mailbox.length > 0) {
-      const kind = mailbox.peekKind();
-      const payload = mailbox.peekPayload();
-      mailbox.drop();
+      const payload = mailbox.take();
+      const kind = mailbox.takenKind;
       proc.current = payload;
       n++;
       let result: unknown;
