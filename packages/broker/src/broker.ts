@@ -5,7 +5,9 @@
  * Reads (`listTopics`, `topicExists`) come straight from the topic table.
  * Creating and deleting topics are calls to the broker server. Publishing,
  * subscribing and stats are calls (or, for `publishNoWait`, a cast) to the
- * topic's own server, found through the topic registry; every check on a
+ * topic's own server (registered in the topic registry; the handle uses the
+ * pid the server recorded in its topic's record, which saves a registry
+ * lookup per publish and names the same process); every check on a
  * publish runs here, in the caller, before anything is sent, so an invalid
  * publish fails at once and never reaches the topic.
  */
@@ -506,13 +508,10 @@ export class Broker {
 
   /** The topic's running server; throws `TopicUnavailableError` while it restarts. */
   private serverOf(record: TopicRecord): Pid<TopicProtocol> {
-    let pid: Pid | undefined;
-    try {
-      pid = this.runtime.registry.whereis(record.name);
-    } catch {
-      pid = undefined;
-    }
-    if (pid === undefined) {
+    // The server's pid as its init recorded it: the same process the registry
+    // names, without a registry lookup per publish. A dead one means a restart.
+    const pid = record.server;
+    if (pid === null || !this.system.isAlive(pid)) {
       if (record.deleted) throw new TopicNotFoundError(record.name);
       throw new TopicUnavailableError(record.name);
     }

@@ -15,12 +15,13 @@
  * Anyone may read. Records are plain class instances, never drafted by immer:
  * copying them per message would cost O(n) per publish.
  */
-import { CallExitError, NoProcError, type Ref } from '@ratatoskr/actors';
+import { CallExitError, NoProcError, type Pid, type Ref } from '@ratatoskr/actors';
 import { TopicNotFoundError, TopicUnavailableError } from './errors.js';
 import { RetainedLog } from './log.js';
 import type { ResolvedTopicOptions } from './options.js';
 import type { SubscriptionEndReason } from './notices.js';
 import type { Subscription } from './subscription.js';
+import type { TopicProtocol } from './topic-server.js';
 
 /** Per-topic counters, shared by the topic server and its subscriptions. */
 export class TopicCounters {
@@ -47,6 +48,12 @@ export class TopicRecord {
   readonly counters = new TopicCounters();
   /** Set by the broker server when the topic is deleted; a restarting server then does not come back. */
   deleted = false;
+  /**
+   * The topic's server, as its latest incarnation recorded it in `init` (it
+   * is also registered in the topic registry under the topic's name). May be
+   * a dead pid while the server restarts.
+   */
+  server: Pid<TopicProtocol> | null = null;
   /** Topic server processes started for this record so far. */
   incarnations = 0;
   /** Publish requests sent and not yet handled (bounded by `maxPendingPublishes`). */

@@ -37,6 +37,7 @@ import {
   stop,
   type Context,
   type GenServer,
+  type Pid,
   type Protocol,
   type Ref,
 } from '@ratatoskr/actors';
@@ -157,6 +158,7 @@ export const TopicServer: GenServer<TopicState, TopicArgs, TopicProtocol, typeof
     const state = new TopicState(record, runtime);
     record.incarnations++;
     record.pending = 0;
+    record.server = ctx.self as Pid<TopicProtocol>;
     for (const sub of record.subs) watch(state, sub, ctx);
     const maxAgeMs = record.options.retention.maxAgeMs;
     if (maxAgeMs !== Infinity) ctx.sendInterval(ctx.self, SWEEP, sweepInterval(maxAgeMs));
