@@ -101,7 +101,7 @@ export interface SpawnOptions {
 }
 
 /** A plain process: handles each message it receives, one at a time. */
-export type ProcessHandler = (message: unknown, ctx: Context) => void | Promise<void>;
+export type ProcessHandler = (message: unknown, ctx: Context) => void | PromiseLike<unknown>;
 
 /** A snapshot of one process, as returned by `processInfo`. */
 export interface ProcessInfo {
