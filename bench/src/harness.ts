@@ -40,6 +40,14 @@ export interface FigureSpec {
   readonly baselineKey?: string | null;
 }
 
+/** An invariant of a run besides its delivery count: `actual` must equal `expected`. */
+export interface RunCheck {
+  /** What was checked, for the failure message: `topic restarts`, `subscribers kept`. */
+  readonly what: string;
+  readonly expected: number;
+  readonly actual: number;
+}
+
 /** What one run of a workload produced. */
 export interface RunOutcome {
   readonly figures: Readonly<Record<string, number>>;
@@ -47,6 +55,8 @@ export interface RunOutcome {
   readonly expected: number;
   /** What it saw. Anything but `expected` fails the benchmark. */
   readonly delivered: number;
+  /** Further invariants of the run; any that does not hold fails the benchmark. */
+  readonly checks?: readonly RunCheck[];
 }
 
 export type Workload = (scale: Scale) => Promise<RunOutcome>;
@@ -55,8 +65,10 @@ export type Workload = (scale: Scale) => Promise<RunOutcome>;
 export interface Benchmark {
   /** Stable id, used as a key in results: `runtime.cast`, `broker.W1`. */
   readonly id: string;
-  readonly suite: 'runtime' | 'broker';
+  readonly suite: 'runtime' | 'broker' | 'threads';
   readonly title: string;
+  /** What a run's `expected` and `delivered` count. Default `messages`. */
+  readonly counted?: string;
   /** How the workload runs, in one line, for the results file. */
   readonly method: string;
   readonly figures: readonly FigureSpec[];
@@ -91,6 +103,8 @@ export interface BenchOutcome {
   readonly figures: FigureResult[];
   readonly failures: string[];
   readonly seconds: number;
+  /** Every measured run of the subject, in order (warm-ups are checked but not kept). */
+  readonly subjectRuns: RunOutcome[];
 }
 
 type GcFn = () => void;
@@ -135,6 +149,11 @@ export function progress(line: string): void {
 interface Collected {
   figures: Map<string, number[]>;
   failures: string[];
+  runs: RunOutcome[];
+}
+
+function collected(): Collected {
+  return { figures: new Map(), failures: [], runs: [] };
 }
 
 function collect(into: Collected, side: string, outcome: RunOutcome): void {
@@ -143,8 +162,14 @@ function collect(into: Collected, side: string, outcome: RunOutcome): void {
     list.push(value);
     into.figures.set(key, list);
   }
+  into.runs.push(outcome);
   if (outcome.delivered !== outcome.expected) {
     into.failures.push(`${side}: delivered ${outcome.delivered} of ${outcome.expected} expected`);
+  }
+  for (const check of outcome.checks ?? []) {
+    if (check.actual !== check.expected) {
+      into.failures.push(`${side}: ${check.what} ${check.actual}, expected ${check.expected}`);
+    }
   }
 }
 
@@ -176,9 +201,9 @@ export async function measure(bench: Benchmark, scale: Scale): Promise<BenchOutc
   const started = performance.now();
   const runs = scale.quick ? 1 : (bench.runs ?? 5);
   const warmups = scale.quick ? 0 : (bench.warmups ?? 1);
-  const discard: Collected = { figures: new Map(), failures: [] };
-  const subject: Collected = { figures: new Map(), failures: [] };
-  const baseline: Collected = { figures: new Map(), failures: [] };
+  const discard = collected();
+  const subject = collected();
+  const baseline = collected();
 
   for (let i = 0; i < warmups; i++) await runOnce(bench, scale, discard, discard, false);
   for (let i = 0; i < runs; i++) {
@@ -194,7 +219,8 @@ export async function measure(bench: Benchmark, scale: Scale): Promise<BenchOutc
 
   const figures = bench.figures.map((spec) => figureResult(bench, spec, subject, baseline));
   const failures = [...discard.failures, ...subject.failures, ...baseline.failures];
-  return { figures, failures, seconds: (performance.now() - started) / 1000 };
+  const seconds = (performance.now() - started) / 1000;
+  return { figures, failures, seconds, subjectRuns: subject.runs };
 }
 
 function figureResult(

@@ -3,7 +3,7 @@
  * baseline from the same run, the ratio, the Elixir original's figure and the
  * issue 6 target.
  *
- * Usage: node --expose-gc dist/main.js [--quick] [--suite runtime|broker]... [--only <id>,...] [--no-write]
+ * Usage: node --expose-gc dist/main.js [--quick] [--suite runtime|broker|threads]... [--only <id>,...] [--no-write]
  * - `--quick`: small sizes and one run each, for CI: proves every workload
  *   still runs and delivers everything; writes no results; asserts nothing
  *   about speed.
@@ -30,6 +30,7 @@ import {
 import { registrySuite } from './registry-suite.js';
 import { runtimeSuite } from './runtime-suite.js';
 import { supervisorSuite } from './supervisor-suite.js';
+import { threadsSuite } from './threads-suite.js';
 
 interface Options {
   quick: boolean;
@@ -41,6 +42,7 @@ interface Options {
 const SUITES: Readonly<Record<string, readonly Benchmark[]>> = {
   runtime: [...runtimeSuite, ...registrySuite, ...supervisorSuite],
   broker: brokerSuite,
+  threads: threadsSuite,
 };
 
 function parseArgs(argv: readonly string[]): Options {

@@ -190,6 +190,9 @@ export function writeResults(
   return jsonPath;
 }
 
+const SUITE_ORDER: readonly string[] = ['broker', 'runtime', 'threads'];
+
 function suiteOrder(suite: string): number {
-  return suite === 'runtime' ? 1 : 0;
+  const at = SUITE_ORDER.indexOf(suite);
+  return at < 0 ? SUITE_ORDER.length : at;
 }

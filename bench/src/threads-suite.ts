@@ -1,0 +1,301 @@
+/**
+ * The threads suite: processes on thread nodes (`Threads` of
+ * `@ratatoskr/actors`), each workload beside the same traffic carried by bare
+ * `postMessage` (or by comlink) between the same kinds of threads, in the
+ * same run:
+ *
+ * - cross-thread one-way messages, main thread -> a GenServer on a thread
+ *   node, and thread -> thread (a source server on one node casting to a
+ *   sink server on another); baseline: the same `{ seq }` messages posted
+ *   as arrays, one `postMessage` per burst, to a plain worker that counts
+ *   them. Both sides send in bursts of 4,096 with a turn of the event loop
+ *   between bursts, so the runtime's router (which posts everything sent to
+ *   a node during one scheduler turn as one batch) posts batches of the
+ *   same size as the baseline; the main-thread workload counts the
+ *   `postMessage` calls of both sides to show it;
+ * - sequential call round trips to a server on a thread node; baseline:
+ *   comlink's sequential calls to a function a worker exposes.
+ *
+ * Every run starts its threads (or workers) afresh, outside the timed part,
+ * and checks that every message arrived in order (the sink counts a message
+ * only if it is the next one expected) and that every reply was right.
+ */
+import { fileURLToPath } from 'node:url';
+import { MessageChannel, MessagePort, Worker } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import { ActorSystem, Threads } from '@ratatoskr/actors';
+import { sized, type Benchmark, type RunOutcome, type Scale } from './harness.js';
+import type { EchoProtocol, SinkProtocol, SourceProtocol } from './threads/behaviours.js';
+import type { EchoApi } from './threads/comlink-node.js';
+import { batchSender } from './threads/raw-batch.js';
+import type { RawGo, RawPart } from './threads/raw-node.js';
+import { BURST, ratePerSecond, sendInBursts } from './workload.js';
+
+const BEHAVIOURS = fileURLToPath(new URL('./threads/behaviours.js', import.meta.url));
+const RAW_NODE = new URL('./threads/raw-node.js', import.meta.url);
+const COMLINK_NODE = new URL('./threads/comlink-node.js', import.meta.url);
+
+/** How long a run waits for the last message before it counts what arrived. */
+const DEADLINE_MS = 60_000;
+
+// ---------------------------------------------------------------- setup
+
+/** Runs `body` with a fresh system and `count` thread nodes, stopped afterwards. */
+async function withThreads<T>(
+  count: number,
+  body: (system: ActorSystem, threads: Threads) => Promise<T>,
+): Promise<T> {
+  const system = new ActorSystem();
+  const threads = await Threads.start(system, { count });
+  try {
+    return await body(system, threads);
+  } finally {
+    await threads.stop();
+    await system.shutdown();
+  }
+}
+
+/** Starts a plain worker running `file` and tells it its part; resolves once it is ready. */
+async function startWorker(file: URL, part: unknown, transfer: MessagePort[]): Promise<Worker> {
+  const worker = new Worker(file);
+  const ready = new Promise<void>((resolve, reject) => {
+    worker.once('message', () => resolve());
+    worker.once('error', reject);
+  });
+  worker.postMessage(part, transfer);
+  await ready;
+  return worker;
+}
+
+function startRaw(part: RawPart, transfer: MessagePort[]): Promise<Worker> {
+  return startWorker(RAW_NODE, part, transfer);
+}
+
+/** The next message on `port`, or `fallback` after the deadline. */
+function nextMessage<T>(port: MessagePort, fallback: T): Promise<T> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(fallback), DEADLINE_MS);
+    port.once('message', (message: T) => {
+      clearTimeout(timer);
+      resolve(message);
+    });
+  });
+}
+
+/**
+ * Counts the `postMessage` calls made on this thread's `MessagePort`s while
+ * `body` runs (the router's data ports are MessagePorts). An instrument for
+ * batch sizes: a counter around the original method, removed afterwards.
+ */
+async function countingPosts(body: () => Promise<void>): Promise<number> {
+  const proto = MessagePort.prototype;
+  const original = proto.postMessage;
+  let posts = 0;
+  proto.postMessage = function (
+    this: MessagePort,
+    ...args: Parameters<MessagePort['postMessage']>
+  ) {
+    posts++;
+    return original.apply(this, args);
+  };
+  try {
+    await body();
+  } finally {
+    proto.postMessage = original;
+  }
+  return posts;
+}
+
+// ---------------------------------------------------------------- main -> thread
+
+function castCount(scale: Scale): number {
+  return sized(scale, 1_000_000, 20_000);
+}
+
+async function castToThread(scale: Scale): Promise<RunOutcome> {
+  const n = castCount(scale);
+  return withThreads(1, async (system, threads) => {
+    const sink = await threads.startServer<SinkProtocol>(system, {
+      module: BEHAVIOURS,
+      export: 'Sink',
+    });
+    const t0 = performance.now();
+    const posts = await countingPosts(() => sendInBursts(n, (seq) => system.cast(sink, { seq })));
+    const counted = await system.call(sink, 'count', DEADLINE_MS).catch(() => 0);
+    const rate = ratePerSecond(n, t0);
+    return { figures: { rate, batch: n / posts }, expected: n, delivered: counted };
+  });
+}
+
+async function castToRawWorker(scale: Scale): Promise<RunOutcome> {
+  const n = castCount(scale);
+  const channel = new MessageChannel();
+  const worker = await startRaw({ part: 'sink', port: channel.port2 }, [channel.port2]);
+  try {
+    const port = channel.port1;
+    const t0 = performance.now();
+    const posts = await countingPosts(() => sendInBursts(n, batchSender(port, n, BURST)));
+    const answer = nextMessage(port, { count: 0 });
+    port.postMessage({ t: 'count' });
+    const { count } = await answer;
+    const rate = ratePerSecond(n, t0);
+    return { figures: { rate, batch: n / posts }, expected: n, delivered: count };
+  } finally {
+    channel.port1.close();
+    await worker.terminate();
+  }
+}
+
+// ---------------------------------------------------------------- thread -> thread
+
+async function castBetweenThreads(scale: Scale): Promise<RunOutcome> {
+  const n = castCount(scale);
+  return withThreads(2, async (system, threads) => {
+    const [a, b] = threads.list();
+    const sink = await threads.startServer<SinkProtocol>(system, {
+      module: BEHAVIOURS,
+      export: 'Sink',
+      thread: b!,
+    });
+    const source = await threads.startServer<SourceProtocol>(system, {
+      module: BEHAVIOURS,
+      export: 'Source',
+      thread: a!,
+    });
+    const t0 = performance.now();
+    const go = { type: 'go', to: sink, n, burst: BURST } as const;
+    const counted = await system.call(source, go, DEADLINE_MS).catch(() => 0);
+    const rate = ratePerSecond(n, t0);
+    return { figures: { rate }, expected: n, delivered: counted };
+  });
+}
+
+async function castBetweenRawWorkers(scale: Scale): Promise<RunOutcome> {
+  const n = castCount(scale);
+  const link = new MessageChannel();
+  const control = new MessageChannel();
+  const sink = await startRaw({ part: 'sink', port: link.port2 }, [link.port2]);
+  const source = await startRaw({ part: 'source', control: control.port2, peer: link.port1 }, [
+    control.port2,
+    link.port1,
+  ]);
+  try {
+    const t0 = performance.now();
+    const answer = nextMessage(control.port1, { count: 0 });
+    control.port1.postMessage({ t: 'go', n, burst: BURST } satisfies RawGo);
+    const { count } = await answer;
+    const rate = ratePerSecond(n, t0);
+    return { figures: { rate }, expected: n, delivered: count };
+  } finally {
+    control.port1.close();
+    await Promise.all([sink.terminate(), source.terminate()]);
+  }
+}
+
+// ---------------------------------------------------------------- calls
+
+function callCount(scale: Scale): number {
+  return sized(scale, 10_000, 500);
+}
+
+async function callThread(scale: Scale): Promise<RunOutcome> {
+  const n = callCount(scale);
+  return withThreads(1, async (system, threads) => {
+    const echo = await threads.startServer<EchoProtocol>(system, {
+      module: BEHAVIOURS,
+      export: 'Echo',
+    });
+    let correct = 0;
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      if ((await system.call(echo, i)) === i) correct++;
+    }
+    const rate = ratePerSecond(n, t0);
+    return { figures: { rate }, expected: n, delivered: correct };
+  });
+}
+
+async function callComlink(scale: Scale): Promise<RunOutcome> {
+  const n = callCount(scale);
+  const channel = new MessageChannel();
+  const worker = await startWorker(COMLINK_NODE, channel.port2, [channel.port2]);
+  const api = Comlink.wrap<EchoApi>(channel.port1 as unknown as Comlink.Endpoint);
+  try {
+    let correct = 0;
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      if ((await api.echo(i)) === i) correct++;
+    }
+    const rate = ratePerSecond(n, t0);
+    return { figures: { rate }, expected: n, delivered: correct };
+  } finally {
+    api[Comlink.releaseProxy]();
+    channel.port1.close();
+    await worker.terminate();
+  }
+}
+
+// ---------------------------------------------------------------- the suite
+
+const BATCHES = `batches of ${BURST.toLocaleString('en-US')}`;
+
+export const threadsSuite: readonly Benchmark[] = [
+  {
+    id: 'threads.cast',
+    suite: 'threads',
+    title: 'cross-thread cast, main -> thread',
+    method: `1,000,000 casts of { seq } from the main thread to a GenServer on a thread node, in bursts of ${BURST} with a setImmediate between bursts (the router posts each burst as one batch); then a call asks the server how many it counted in order; rate = messages / time until that answer. Batch = messages / postMessage calls during the sends`,
+    figures: [
+      { key: 'rate', label: 'cross-thread cast, main -> thread', unit: 'msg/s', better: 'higher' },
+      {
+        key: 'batch',
+        label: 'cross-thread cast: messages per postMessage',
+        unit: 'msg/post',
+        better: 'higher',
+      },
+    ],
+    subject: castToThread,
+    baseline: { label: `raw postMessage to a plain worker, ${BATCHES}`, run: castToRawWorker },
+  },
+  {
+    id: 'threads.cast-t2t',
+    suite: 'threads',
+    title: 'cross-thread cast, thread -> thread',
+    method: `a GenServer on one thread node casts 1,000,000 { seq } to a GenServer on another, in bursts of ${BURST} with a setImmediate between bursts, then calls it for its in-order count and replies to the main thread; rate = messages / time from the main thread's request to that reply`,
+    figures: [
+      {
+        key: 'rate',
+        label: 'cross-thread cast, thread -> thread',
+        unit: 'msg/s',
+        better: 'higher',
+      },
+    ],
+    subject: castBetweenThreads,
+    baseline: {
+      label: `raw postMessage between two plain workers, ${BATCHES}`,
+      run: castBetweenRawWorkers,
+    },
+  },
+  {
+    id: 'threads.call',
+    suite: 'threads',
+    title: 'sequential call to a thread',
+    method:
+      '10,000 awaited system.call(server, i) one after another from the main thread to a GenServer on a thread node that replies with the request (default 5000 ms timeout); each reply is checked',
+    figures: [
+      { key: 'rate', label: 'sequential call, main -> thread', unit: 'calls/s', better: 'higher' },
+    ],
+    subject: callThread,
+    baseline: {
+      label: 'comlink: awaited calls to a function exposed in a worker',
+      run: callComlink,
+    },
+  },
+];
+
+/** The subject workloads by name, for the profiling driver. */
+export const threadsWorkloads: Readonly<Record<string, (scale: Scale) => Promise<RunOutcome>>> = {
+  'threads-cast': castToThread,
+  'threads-t2t': castBetweenThreads,
+  'threads-call': callThread,
+};
