@@ -54,6 +54,7 @@ export interface InitStop {
 export interface InitIgnore {
   readonly kind: 'ignore';
 }
+/** What `init` returns: `ok(state)`, `stop(reason)` or `ignore()`. */
 export type InitResult<S> = InitOk<S> | InitStop | InitIgnore;
 
 /** Reply to the caller now and keep running. */
@@ -77,7 +78,9 @@ export interface Stop<S, R = unknown> {
   readonly hasReply: boolean;
   readonly reply?: R;
 }
+/** What `handleCall` returns: `reply(...)`, `noreply(...)` or `stop(...)`. */
 export type CallResult<S, R> = Reply<S, R> | NoReply<S> | Stop<S, R>;
+/** What `handleCast`, `handleInfo` and `handleContinue` return: `noreply(...)` or `stop(...)`. */
 export type NoReplyResult<S> = NoReply<S> | Stop<S>;
 
 /** Results may be returned directly or from an async handler. */

@@ -31,10 +31,12 @@ export class ExitMessage {
   ) {}
 }
 
+/** Whether `message` is a `DownMessage` (from a monitor). */
 export function isDown(message: unknown): message is DownMessage {
   return message instanceof DownMessage;
 }
 
+/** Whether `message` is an `ExitMessage` (an exit signal received while trapping exits). */
 export function isExit(message: unknown): message is ExitMessage {
   return message instanceof ExitMessage;
 }

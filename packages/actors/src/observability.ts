@@ -64,4 +64,9 @@ export type TelemetryEvent =
   | { type: 'call_timeout'; target: string; timeoutMs: number }
   | { type: 'mailbox_overflow'; pid: Pid; policy: string };
 
+/**
+ * Receives every telemetry event, synchronously, on the thread that emits it.
+ * It runs inside the runtime's own steps (a spawn, an exit): keep it cheap,
+ * and do not throw from it.
+ */
 export type TelemetryHook = (event: TelemetryEvent) => void;

@@ -66,6 +66,7 @@ export function makeRef(): Ref {
   return new Ref(localNode, nextId++);
 }
 
+/** Whether `value` is a `Pid` (of this thread or another). */
 export function isPid(value: unknown): value is Pid {
   return value instanceof Pid;
 }

@@ -11,7 +11,7 @@ import type { Pid } from './pid.js';
  * | `{ shutdown: x }`  | shutdown with a detail                    | yes                         | no           | no                   |
  * | `'kill'`           | untrappable kill *signal*; never an exit reason, observers see `'killed'` | - | - | - |
  * | `'killed'`         | was killed with `'kill'`                  | yes                         | yes          | yes                  |
- * | `'noproc'`         | the process did not exist (monitor/link)  | yes                         | no           | yes                  |
+ * | `'noproc'`         | the process did not exist (monitor/link)  | yes                         | yes          | yes                  |
  * | `'noconnection'`   | its thread died                           | yes                         | yes          | yes                  |
  * | an `Error`         | a crash: what the handler threw           | yes                         | yes          | yes                  |
  */

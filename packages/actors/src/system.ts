@@ -107,17 +107,28 @@ export type ProcessHandler = (message: unknown, ctx: Context) => void | PromiseL
 export interface ProcessInfo {
   pid: Pid;
   status: ProcessStatus;
+  /** Its local name in this system, or null. Registry keys are not listed. */
   registeredName: string | null;
+  /** Entries queued now (runtime messages included). */
   mailboxLength: number;
+  /** The bound of its mailbox, or null when unbounded. */
   mailboxCapacity: number | null;
   trapExit: boolean;
+  /** Linked processes, of this thread or others. */
   links: Pid[];
   /** Processes this one monitors. */
   monitors: Pid[];
   /** Processes monitoring this one. */
   monitoredBy: Pid[];
+  /**
+   * The process that started it: set for servers, supervisors, tasks and
+   * registry owners started from a process context; null for a plain
+   * `spawn` and for anything started from the system (a root).
+   */
   parent: Pid | null;
+  /** Mailbox entries handled so far (messages, calls, casts, runtime entries). */
   messagesHandled: number;
+  /** Messages refused or discarded by its mailbox bound (see `SpawnOptions.mailbox`). */
   messagesDropped: number;
 }
 

@@ -63,6 +63,12 @@ const reviver: Reviver = {
   ref: (node, id) => ({ node, id }) as never,
 };
 
+/**
+ * A piscina pool running module functions on worker threads; see the module
+ * doc. The pool's workers are plain piscina workers, not thread nodes: code
+ * run there is not connected to any `ActorSystem` and cannot send to
+ * processes; it gets its argument and returns its result (both cloned).
+ */
 export class TaskPool {
   private readonly pool: Piscina;
 

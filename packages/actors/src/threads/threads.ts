@@ -45,8 +45,9 @@ export interface ThreadsOptions {
   count?: number;
   /** Start a new thread when one dies. Default true. */
   replace?: boolean;
-  /** Scheduler budgets of each thread's system (see `SystemOptions`). */
+  /** `processBudget` of each thread's system (see `SystemOptions`). Default 256. */
   processBudget?: number;
+  /** `turnBudget` of each thread's system (see `SystemOptions`). Default 8192. */
   turnBudget?: number;
 }
 
