@@ -20,91 +20,25 @@
  * and checks that every message arrived in order (the sink counts a message
  * only if it is the next one expected) and that every reply was right.
  */
-import { fileURLToPath } from 'node:url';
-import { MessageChannel, MessagePort, Worker } from 'node:worker_threads';
+import { MessageChannel } from 'node:worker_threads';
 import * as Comlink from 'comlink';
-import { ActorSystem, Threads } from '@ratatoskr/actors';
+import type { Pid, Threads } from '@ratatoskr/actors';
 import { sized, type Benchmark, type RunOutcome, type Scale } from './harness.js';
 import type { EchoProtocol, SinkProtocol, SourceProtocol } from './threads/behaviours.js';
 import type { EchoApi } from './threads/comlink-node.js';
-import { batchSender } from './threads/raw-batch.js';
-import type { RawGo, RawPart } from './threads/raw-node.js';
+import { batchSender, type BatchShape } from './threads/raw-batch.js';
+import type { RawGo } from './threads/raw-node.js';
+import {
+  BEHAVIOURS,
+  COMLINK_NODE,
+  DEADLINE_MS,
+  countingPosts,
+  nextMessage,
+  startRaw,
+  startWorker,
+  withThreads,
+} from './threads/setup.js';
 import { BURST, ratePerSecond, sendInBursts } from './workload.js';
-
-const BEHAVIOURS = fileURLToPath(new URL('./threads/behaviours.js', import.meta.url));
-const RAW_NODE = new URL('./threads/raw-node.js', import.meta.url);
-const COMLINK_NODE = new URL('./threads/comlink-node.js', import.meta.url);
-
-/** How long a run waits for the last message before it counts what arrived. */
-const DEADLINE_MS = 60_000;
-
-// ---------------------------------------------------------------- setup
-
-/** Runs `body` with a fresh system and `count` thread nodes, stopped afterwards. */
-async function withThreads<T>(
-  count: number,
-  body: (system: ActorSystem, threads: Threads) => Promise<T>,
-): Promise<T> {
-  const system = new ActorSystem();
-  const threads = await Threads.start(system, { count });
-  try {
-    return await body(system, threads);
-  } finally {
-    await threads.stop();
-    await system.shutdown();
-  }
-}
-
-/** Starts a plain worker running `file` and tells it its part; resolves once it is ready. */
-async function startWorker(file: URL, part: unknown, transfer: MessagePort[]): Promise<Worker> {
-  const worker = new Worker(file);
-  const ready = new Promise<void>((resolve, reject) => {
-    worker.once('message', () => resolve());
-    worker.once('error', reject);
-  });
-  worker.postMessage(part, transfer);
-  await ready;
-  return worker;
-}
-
-function startRaw(part: RawPart, transfer: MessagePort[]): Promise<Worker> {
-  return startWorker(RAW_NODE, part, transfer);
-}
-
-/** The next message on `port`, or `fallback` after the deadline. */
-function nextMessage<T>(port: MessagePort, fallback: T): Promise<T> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(fallback), DEADLINE_MS);
-    port.once('message', (message: T) => {
-      clearTimeout(timer);
-      resolve(message);
-    });
-  });
-}
-
-/**
- * Counts the `postMessage` calls made on this thread's `MessagePort`s while
- * `body` runs (the router's data ports are MessagePorts). An instrument for
- * batch sizes: a counter around the original method, removed afterwards.
- */
-async function countingPosts(body: () => Promise<void>): Promise<number> {
-  const proto = MessagePort.prototype;
-  const original = proto.postMessage;
-  let posts = 0;
-  proto.postMessage = function (
-    this: MessagePort,
-    ...args: Parameters<MessagePort['postMessage']>
-  ) {
-    posts++;
-    return original.apply(this, args);
-  };
-  try {
-    await body();
-  } finally {
-    proto.postMessage = original;
-  }
-  return posts;
-}
 
 // ---------------------------------------------------------------- main -> thread
 
@@ -112,34 +46,74 @@ function castCount(scale: Scale): number {
   return sized(scale, 1_000_000, 20_000);
 }
 
-async function castToThread(scale: Scale): Promise<RunOutcome> {
+/**
+ * `threads.cast`: casts from the main thread to a sink on a thread node.
+ * Figures: `rate`, `batch` (messages per post), `postNs` (main-thread time
+ * inside `postMessage` per message) and, with `watchBacklog`, `backlog`: the
+ * longest the sink's mailbox was, sampled every 5 ms through `processInfo`.
+ */
+export async function castToThread(scale: Scale, watchBacklog = false): Promise<RunOutcome> {
   const n = castCount(scale);
   return withThreads(1, async (system, threads) => {
     const sink = await threads.startServer<SinkProtocol>(system, {
       module: BEHAVIOURS,
       export: 'Sink',
     });
+    const watch = watchBacklog ? watchMailbox(threads, sink) : null;
     const t0 = performance.now();
-    const posts = await countingPosts(() => sendInBursts(n, (seq) => system.cast(sink, { seq })));
+    const { posts, ms } = await countingPosts(() =>
+      sendInBursts(n, (seq) => system.cast(sink, { seq })),
+    );
     const counted = await system.call(sink, 'count', DEADLINE_MS).catch(() => 0);
     const rate = ratePerSecond(n, t0);
-    return { figures: { rate, batch: n / posts }, expected: n, delivered: counted };
+    const figures: Record<string, number> = { rate, batch: n / posts, postNs: (ms * 1e6) / n };
+    if (watch !== null) figures['backlog'] = await watch.stop();
+    return { figures, expected: n, delivered: counted };
   });
 }
 
-async function castToRawWorker(scale: Scale): Promise<RunOutcome> {
+/** Samples the mailbox length of `pid` every 5 ms until stopped; `stop` resolves with the longest. */
+function watchMailbox(threads: Threads, pid: Pid): { stop(): Promise<number> } {
+  let longest = 0;
+  let watching = true;
+  const loop = (async () => {
+    while (watching) {
+      const info = await threads.processInfo(pid);
+      longest = Math.max(longest, info?.mailboxLength ?? 0);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  })();
+  return {
+    async stop() {
+      watching = false;
+      await loop;
+      return longest;
+    },
+  };
+}
+
+/**
+ * The baseline of `threads.cast`: the messages as arrays (in `shape`, see
+ * `raw-batch.ts`), one `postMessage` per burst, to a plain worker. Figures:
+ * `rate`, `batch` (messages per post) and `postNs` (main-thread time inside
+ * `postMessage` per message).
+ */
+export async function castToRawWorker(scale: Scale, shape: BatchShape = 'bare') {
   const n = castCount(scale);
   const channel = new MessageChannel();
-  const worker = await startRaw({ part: 'sink', port: channel.port2 }, [channel.port2]);
+  const worker = await startRaw({ part: 'sink', port: channel.port2, shape }, [channel.port2]);
   try {
     const port = channel.port1;
     const t0 = performance.now();
-    const posts = await countingPosts(() => sendInBursts(n, batchSender(port, n, BURST)));
+    const { posts, ms } = await countingPosts(() =>
+      sendInBursts(n, batchSender(port, n, BURST, shape)),
+    );
     const answer = nextMessage(port, { count: 0 });
     port.postMessage({ t: 'count' });
     const { count } = await answer;
     const rate = ratePerSecond(n, t0);
-    return { figures: { rate, batch: n / posts }, expected: n, delivered: count };
+    const figures = { rate, batch: n / posts, postNs: (ms * 1e6) / n };
+    return { figures, expected: n, delivered: count };
   } finally {
     channel.port1.close();
     await worker.terminate();
@@ -254,8 +228,11 @@ export const threadsSuite: readonly Benchmark[] = [
         better: 'higher',
       },
     ],
-    subject: castToThread,
-    baseline: { label: `raw postMessage to a plain worker, ${BATCHES}`, run: castToRawWorker },
+    subject: (scale) => castToThread(scale),
+    baseline: {
+      label: `raw postMessage to a plain worker, ${BATCHES}`,
+      run: (scale) => castToRawWorker(scale),
+    },
   },
   {
     id: 'threads.cast-t2t',
@@ -295,7 +272,7 @@ export const threadsSuite: readonly Benchmark[] = [
 
 /** The subject workloads by name, for the profiling driver. */
 export const threadsWorkloads: Readonly<Record<string, (scale: Scale) => Promise<RunOutcome>>> = {
-  'threads-cast': castToThread,
+  'threads-cast': (scale) => castToThread(scale),
   'threads-t2t': castBetweenThreads,
   'threads-call': callThread,
 };

@@ -1,16 +1,20 @@
 /**
- * Runs one runtime workload over and over for a few seconds, for
- * `node --cpu-prof`: `node --cpu-prof dist/profile/driver.js cast [seconds]`.
- * Workloads: the keys of `runtimeWorkloads` (cast, call, call-infinity,
- * pingpong, spawn).
+ * Runs one workload over and over for a few seconds, for `node --cpu-prof`:
+ * `node --cpu-prof dist/profile/driver.js cast [seconds]`. Workloads: the
+ * keys of `runtimeWorkloads` (cast, call, call-infinity, pingpong, spawn,
+ * spawn-kill) and of `threadsWorkloads` (threads-cast, threads-t2t,
+ * threads-call; their thread nodes write profiles of their own).
  */
 import { runtimeWorkloads } from '../runtime-suite.js';
+import { threadsWorkloads } from '../threads-suite.js';
+
+const workloads = { ...runtimeWorkloads, ...threadsWorkloads };
 
 async function drive(name: string, seconds: number): Promise<void> {
-  const workload = runtimeWorkloads[name];
+  const workload = workloads[name];
   if (workload === undefined) {
     throw new Error(
-      `unknown workload ${JSON.stringify(name)}; one of ${Object.keys(runtimeWorkloads).join(', ')}`,
+      `unknown workload ${JSON.stringify(name)}; one of ${Object.keys(workloads).join(', ')}`,
     );
   }
   const end = performance.now() + seconds * 1000;

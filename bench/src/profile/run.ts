@@ -1,6 +1,8 @@
 /**
  * Profiles runtime hot paths: for each workload, runs the driver under
- * `node --cpu-prof` and prints the functions with the most self time.
+ * `node --cpu-prof` and prints the functions with the most self time, for
+ * each thread that wrote a profile (the main thread, and the thread nodes of
+ * the threads workloads).
  *
  * Usage: node dist/profile/run.js [workload ...] [--seconds N] [--top N] [--no-inline]
  * (default workloads: cast call). With `--no-inline`, V8 inlines nothing
@@ -36,11 +38,19 @@ function profile(workload: string, seconds: number, top: number, flags: string[]
   );
   if (run.status !== 0) throw new Error(`driver for ${workload} exited with ${run.status}`);
   const written = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile') && !before.has(f));
-  const file = written.sort().at(-1);
-  if (file === undefined) throw new Error(`no profile written for ${workload}`);
+  if (written.length === 0) throw new Error(`no profile written for ${workload}`);
   const mode = flags.length > 0 ? ` (${flags.join(' ')})` : '';
-  console.log(`\n== ${workload}${mode}: top ${top} by self time (${dir}/${file})`);
-  console.log(renderTop(selfTimes(readProfile(`${dir}/${file}`)), top));
+  for (const file of written.sort()) {
+    const where = threadOf(file);
+    console.log(`\n== ${workload}${mode}, ${where}: top ${top} by self time (${dir}/${file})`);
+    console.log(renderTop(selfTimes(readProfile(`${dir}/${file}`)), top));
+  }
+}
+
+/** Node names profiles `CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile`. */
+function threadOf(file: string): string {
+  const id = file.split('.').at(-3);
+  return id === '0' ? 'main thread' : `thread ${id ?? '?'}`;
 }
 
 const args = process.argv.slice(2);

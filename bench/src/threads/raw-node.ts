@@ -4,8 +4,8 @@
  * with processes, so that the two can be measured against each other in one
  * run. It is told its part over its parent port:
  *
- * - `sink`: on the given port, batches (arrays of `{ seq }`) are counted in
- *   order; a `{ t: 'count' }` message answers `{ count }` on the same port,
+ * - `sink`: on the given port, batches (arrays of `{ seq }`, or another
+ *   `BatchShape` of `raw-batch.ts`) are counted in order; a `{ t: 'count' }` message answers `{ count }` on the same port,
  *   after every batch posted before it (a port keeps order), as the runtime's
  *   sink answers its `count` call;
  * - `source`: on `{ t: 'go', n, burst }` from its control port, posts `n`
@@ -16,16 +16,16 @@
  */
 import { parentPort, type MessagePort } from 'node:worker_threads';
 import { sendInBursts } from '../workload.js';
-import { batchSender, type Seq } from './raw-batch.js';
+import { batchSender, countInOrder, type BatchShape } from './raw-batch.js';
 
 /** What the main thread tells this worker to be. */
 export type RawPart =
-  | { readonly part: 'sink'; readonly port: MessagePort }
+  | { readonly part: 'sink'; readonly port: MessagePort; readonly shape?: BatchShape }
   | { readonly part: 'source'; readonly control: MessagePort; readonly peer: MessagePort }
   | { readonly part: 'echo'; readonly port: MessagePort };
 
-/** Messages on a sink's port. */
-export type SinkInput = readonly Seq[] | { readonly t: 'count' };
+/** Messages on a sink's port: batches, or a request for the count. */
+export type SinkInput = unknown[] | { readonly t: 'count' };
 
 /** Asks a source to send. */
 export interface RawGo {
@@ -34,14 +34,11 @@ export interface RawGo {
   readonly burst: number;
 }
 
-function sink(port: MessagePort): void {
+function sink(port: MessagePort, shape: BatchShape): void {
   let next = 0;
   port.on('message', (input: SinkInput) => {
-    if (!Array.isArray(input)) {
-      port.postMessage({ count: next });
-      return;
-    }
-    for (let i = 0; i < input.length; i++) if ((input[i] as Seq).seq === next) next++;
+    if (Array.isArray(input)) next = countInOrder(input, next, shape);
+    else port.postMessage({ count: next });
   });
 }
 
@@ -59,7 +56,7 @@ function echo(port: MessagePort): void {
 }
 
 parentPort?.once('message', (part: RawPart) => {
-  if (part.part === 'sink') sink(part.port);
+  if (part.part === 'sink') sink(part.port, part.shape ?? 'bare');
   else if (part.part === 'source') source(part.control, part.peer);
   else echo(part.port);
   parentPort!.postMessage('ready');
