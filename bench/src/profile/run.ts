@@ -14,7 +14,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { readProfile, renderTop, selfTimes } from './top.js';
+import { mergeSelfTimes, readProfile, renderTop, selfTimes } from './top.js';
 
 const driver = fileURLToPath(new URL('./driver.js', import.meta.url));
 const outDir = fileURLToPath(new URL('../../profiles/', import.meta.url));
@@ -40,17 +40,19 @@ function profile(workload: string, seconds: number, top: number, flags: string[]
   const written = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile') && !before.has(f));
   if (written.length === 0) throw new Error(`no profile written for ${workload}`);
   const mode = flags.length > 0 ? ` (${flags.join(' ')})` : '';
-  for (const file of written.sort()) {
-    const where = threadOf(file);
-    console.log(`\n== ${workload}${mode}, ${where}: top ${top} by self time (${dir}/${file})`);
-    console.log(renderTop(selfTimes(readProfile(`${dir}/${file}`)), top));
+  // Node names profiles `CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile`; each run of
+  // a threads workload starts new thread nodes, so theirs are merged into one table.
+  const main = written.filter((f) => f.split('.').at(-3) === '0');
+  const nodes = written.filter((f) => !main.includes(f));
+  for (const [where, files] of [
+    ['main thread', main],
+    [`thread nodes (${nodes.length} profiles merged)`, nodes],
+  ] as const) {
+    if (files.length === 0) continue;
+    const merged = mergeSelfTimes(files.map((f) => selfTimes(readProfile(`${dir}/${f}`))));
+    console.log(`\n== ${workload}${mode}, ${where}: top ${top} by self time (${dir})`);
+    console.log(renderTop(merged, top));
   }
-}
-
-/** Node names profiles `CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile`. */
-function threadOf(file: string): string {
-  const id = file.split('.').at(-3);
-  return id === '0' ? 'main thread' : `thread ${id ?? '?'}`;
 }
 
 const args = process.argv.slice(2);

@@ -65,6 +65,24 @@ export function selfTimes(profile: CpuProfile): SelfTime[] {
     .sort((a, b) => b.micros - a.micros);
 }
 
+/** Sums the self times of several profiles (each thread node of a run, say); shares of the sum. */
+export function mergeSelfTimes(lists: readonly (readonly SelfTime[])[]): SelfTime[] {
+  const totals = new Map<string, { name: string; where: string; micros: number }>();
+  let all = 0;
+  for (const list of lists) {
+    for (const entry of list) {
+      const key = `${entry.name}@${entry.where}`;
+      const total = totals.get(key) ?? { name: entry.name, where: entry.where, micros: 0 };
+      total.micros += entry.micros;
+      totals.set(key, total);
+      all += entry.micros;
+    }
+  }
+  return [...totals.values()]
+    .map((t) => ({ ...t, share: all === 0 ? 0 : t.micros / all }))
+    .sort((a, b) => b.micros - a.micros);
+}
+
 /** Renders the top `count` entries as lines: share, milliseconds, function, source. */
 export function renderTop(entries: readonly SelfTime[], count: number): string {
   return entries
