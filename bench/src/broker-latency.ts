@@ -8,8 +8,10 @@
  *   Baseline: two minimal array-queue actors, topic -> subscriber.
  * - W5: kill a loaded topic's process (10 subscribers, a full retained log,
  *   publishers running) and time until a publish succeeds again; the
- *   subscribers and the retained messages must still be there. No
- *   plain-Node baseline: nothing in plain Node restarts a crashed object.
+ *   subscribers and the retained messages must still be there, and every
+ *   subscriber must have received every accepted message (each publish that
+ *   resolved), in offset order, across all the kills. No plain-Node
+ *   baseline: nothing in plain Node restarts a crashed object.
  */
 import { Broker, TopicUnavailableError } from '@ratatoskr/broker';
 import { MiniActor, MiniScheduler } from './baselines.js';
@@ -145,51 +147,100 @@ async function publishUntilServed(broker: Broker, topic: string, payload: unknow
 }
 
 /** Background publishers that keep the topic busy until stopped; failures while it restarts are expected. */
-function loadTopic(broker: Broker, topic: string, publishers: number): () => Promise<void> {
+function loadTopic(broker: Broker, topic: string, publishers: number): () => Promise<number> {
   let running = true;
+  let accepted = 0;
   const loops = Array.from({ length: publishers }, async (_, p) => {
     for (let k = 0; running; k++) {
-      await broker.publish(topic, { p, k }).catch(() => nextTurn());
+      try {
+        await broker.publish(topic, { p, k });
+        accepted++;
+      } catch {
+        await nextTurn();
+      }
     }
   });
   return async () => {
     running = false;
     await Promise.all(loops);
+    return accepted;
   };
 }
 
-export async function w5Broker(scale: Scale): Promise<RunOutcome> {
-  const kills = sized(scale, 20, 3);
-  const broker = await Broker.start();
-  await broker.createTopic('w5');
-  const subscribers = sized(scale, 10, 3);
-  for (let i = 0; i < subscribers; i++) await broker.subscribe('w5', () => undefined);
-  const batch = Array.from({ length: 1000 }, (_, i) => ({ payload: { seed: i } }));
-  for (let i = 0; i < sized(scale, 10, 1); i++) await broker.publishBatch('w5', batch);
-  const stopLoad = loadTopic(broker, 'w5', 4);
+/** A subscriber that counts the messages arriving at the next offset (from 0: a new topic). */
+class OffsetCheck {
+  private next = 0;
+  counted = 0;
 
+  readonly see = (message: { readonly offset: number }): void => {
+    if (message.offset !== this.next) return;
+    this.next++;
+    this.counted++;
+  };
+}
+
+/** Resolves once `done()` holds, checking every event-loop turn, or after `deadlineMs`. */
+async function until(done: () => boolean, deadlineMs = 60_000): Promise<void> {
+  const end = performance.now() + deadlineMs;
+  while (!done() && performance.now() < end) await nextTurn();
+}
+
+/** Kills the topic's process `kills` times under load; recovery times and how many kept everything. */
+async function killRepeatedly(broker: Broker, topic: string, kills: number) {
   const samples = new Float64Array(kills);
   let intact = 0;
   for (let i = 0; i < kills; i++) {
     await nextTurn();
-    const before = await broker.stats('w5');
+    const before = await broker.stats(topic);
     const t0 = performance.now();
-    broker.system.exit(broker.topicPid('w5')!, 'kill');
-    await publishUntilServed(broker, 'w5', { probe: i });
+    broker.system.exit(broker.topicPid(topic)!, 'kill');
+    await publishUntilServed(broker, topic, { probe: i });
     samples[i] = (performance.now() - t0) * 1000;
-    const after = await broker.stats('w5');
+    const after = await broker.stats(topic);
     const kept =
       after.subscriberCount === before.subscriberCount &&
       after.retainedMessages >= before.retainedMessages &&
       after.restarts === before.restarts + 1;
     if (kept) intact++;
   }
-  await stopLoad();
-  await broker.stop();
   samples.sort();
+  return { samples, intact };
+}
+
+export async function w5Broker(scale: Scale): Promise<RunOutcome> {
+  const kills = sized(scale, 20, 3);
+  const broker = await Broker.start();
+  await broker.createTopic('w5');
+  const subscribers = Array.from({ length: sized(scale, 10, 3) }, () => new OffsetCheck());
+  for (const check of subscribers) await broker.subscribe('w5', check.see);
+  const batch = Array.from({ length: 1000 }, (_, i) => ({ payload: { seed: i } }));
+  const batches = sized(scale, 10, 1);
+  for (let i = 0; i < batches; i++) await broker.publishBatch('w5', batch);
+  const stopLoad = loadTopic(broker, 'w5', 4);
+
+  const { samples, intact } = await killRepeatedly(broker, 'w5', kills);
+  // Every message accepted: the prefill, the background publishes, one probe per kill.
+  const accepted = batches * batch.length + (await stopLoad()) + kills;
+  const expected = accepted * subscribers.length;
+  const delivered = (): number => subscribers.reduce((sum, s) => sum + s.counted, 0);
+  await until(() => delivered() >= expected);
+  const { messageCount } = await broker.stats('w5');
+  await broker.stop();
   return {
     figures: { recovery: percentileOfSorted(samples, 50), worst: samples[kills - 1]! },
-    expected: kills,
-    delivered: intact,
+    expected,
+    delivered: delivered(),
+    checks: [
+      {
+        what: 'kills leaving subscribers, retained log and restart count intact',
+        expected: kills,
+        actual: intact,
+      },
+      {
+        what: "the topic's messageCount against accepted publishes",
+        expected: accepted,
+        actual: messageCount,
+      },
+    ],
   };
 }

@@ -22,6 +22,7 @@ export const brokerSuite: readonly Benchmark[] = [
     id: 'W1',
     suite: 'broker',
     title: 'sync publish',
+    counted: 'messages',
     method:
       '1 topic, 1 callback subscriber, 200,000 publishes each awaited before the next; rate = messages / time until the last is delivered',
     figures: [
@@ -40,6 +41,7 @@ export const brokerSuite: readonly Benchmark[] = [
     id: 'W2',
     suite: 'broker',
     title: 'large scale',
+    counted: 'messages',
     method:
       '1,000 topics with one callback subscriber each; 100 concurrent publishers send 10,000 awaited publishes each, round-robin over the topics; latency = call to resolve of each publish',
     figures: [
@@ -61,6 +63,7 @@ export const brokerSuite: readonly Benchmark[] = [
     id: 'W3',
     suite: 'broker',
     title: 'fan-out',
+    counted: 'deliveries',
     method:
       '500 callback subscribers on one topic, 10,000 awaited publishes; rate = deliveries / time until the last delivery; memory = heap after forced GC with 500 more idle subscriptions minus before them, median of 3 rounds each on a topic of its own',
     figures: [
@@ -86,6 +89,7 @@ export const brokerSuite: readonly Benchmark[] = [
     id: 'W4',
     suite: 'broker',
     title: 'end-to-end latency',
+    counted: 'messages',
     method:
       'publish -> subscriber callback, 10,000 messages back-to-back (next sent once the previous arrived), then 10,000 paced at 10,000 msg/s',
     figures: [
@@ -129,8 +133,9 @@ export const brokerSuite: readonly Benchmark[] = [
     id: 'W5',
     suite: 'broker',
     title: 'recovery',
+    counted: 'deliveries',
     method:
-      'a topic with 10 subscribers, 10,000 retained messages and 4 publishers running; kill its process, time until a publish succeeds again (retrying each event-loop turn); subscribers, retained messages and the restart count are checked after each of 20 kills',
+      'a topic with 10 subscribers, 10,000 retained messages and 4 publishers running; kill its process, time until a publish succeeds again (retrying each event-loop turn); subscribers, retained messages and the restart count are checked after each of 20 kills; deliveries = every accepted publish (resolved) received by every subscriber in offset order',
     figures: [
       {
         key: 'recovery',
@@ -153,6 +158,7 @@ export const brokerSuite: readonly Benchmark[] = [
     id: 'M',
     suite: 'broker',
     title: 'memory after 1,000,000 publishes',
+    counted: 'publishes',
     method:
       'one topic, default retention, no subscriber, 1,000,000 publishes of one shared payload object by 16 concurrent awaited publishers; heap after forced GC before, halfway and at the end',
     figures: [

@@ -323,6 +323,7 @@ export const runtimeSuite: readonly Benchmark[] = [
     id: 'runtime.spawn',
     suite: 'runtime',
     title: 'spawn + exit',
+    counted: 'processes',
     method:
       'spawn a process, send it one message, it calls ctx.stop() (exit normal); N processes in bursts of 4,096; every one must have exited',
     figures: [{ key: 'rate', label: 'spawn + exit', unit: 'proc/s', better: 'higher' }],
@@ -333,6 +334,7 @@ export const runtimeSuite: readonly Benchmark[] = [
     id: 'runtime.spawn-kill',
     suite: 'runtime',
     title: 'spawn + kill',
+    counted: 'processes',
     method:
       'spawn an idle process and kill it at once from outside (system.exit(pid, "kill")), no message and no throw; N processes in bursts of 4,096',
     figures: [{ key: 'rate', label: 'spawn + kill', unit: 'proc/s', better: 'higher' }],
@@ -343,6 +345,7 @@ export const runtimeSuite: readonly Benchmark[] = [
     id: 'runtime.idle',
     suite: 'runtime',
     title: 'idle process memory',
+    counted: 'processes',
     method:
       '100,000 idle processes (system.spawn with a shared handler); heapUsed delta after forced GC / count',
     figures: [{ key: 'bytes', label: 'heap per idle process', unit: 'B/proc', better: 'lower' }],
@@ -354,6 +357,7 @@ export const runtimeSuite: readonly Benchmark[] = [
     id: 'runtime.idle-server',
     suite: 'runtime',
     title: 'idle GenServer memory and start rate',
+    counted: 'processes',
     method:
       '100,000 GenServers started (4,096 starts in flight at a time), init returns ok(0); heapUsed delta after forced GC / count',
     figures: [
