@@ -30,5 +30,6 @@ export { memoryBroker, memoryBaseline } from './broker-memory.js';
 export { runtimeSuite } from './runtime-suite.js';
 export { threadsSuite } from './threads-suite.js';
 export { referenceData, meetsTarget } from './reference.js';
+export { machine } from './report.js';
 export type { QuotedFigure, ReferenceData, Target } from './reference.js';
 export { formatBytes, formatCount, formatFigure, formatRatio, median } from './stats.js';
