@@ -211,14 +211,15 @@ async function callComlink(scale: Scale): Promise<RunOutcome> {
 
 // ---------------------------------------------------------------- the suite
 
-const BATCHES = `batches of ${BURST.toLocaleString('en-US')}`;
+const BURST_TEXT = BURST.toLocaleString('en-US');
+const BATCHES = `batches of ${BURST_TEXT}`;
 
 export const threadsSuite: readonly Benchmark[] = [
   {
     id: 'threads.cast',
     suite: 'threads',
     title: 'cross-thread cast, main -> thread',
-    method: `1,000,000 casts of { seq } from the main thread to a GenServer on a thread node, in bursts of ${BURST} with a setImmediate between bursts (the router posts each burst as one batch); then a call asks the server how many it counted in order; rate = messages / time until that answer. Batch = messages / postMessage calls during the sends`,
+    method: `1,000,000 casts of { seq } from the main thread to a GenServer on a thread node, in bursts of ${BURST_TEXT} with a setImmediate between bursts (the router posts each burst as one batch); then a call asks the server how many it counted in order; rate = messages / time until that answer. Batch = messages / postMessage calls during the sends`,
     figures: [
       { key: 'rate', label: 'cross-thread cast, main -> thread', unit: 'msg/s', better: 'higher' },
       {
@@ -238,7 +239,7 @@ export const threadsSuite: readonly Benchmark[] = [
     id: 'threads.cast-t2t',
     suite: 'threads',
     title: 'cross-thread cast, thread -> thread',
-    method: `a GenServer on one thread node casts 1,000,000 { seq } to a GenServer on another, in bursts of ${BURST} with a setImmediate between bursts, then calls it for its in-order count and replies to the main thread; rate = messages / time from the main thread's request to that reply`,
+    method: `a GenServer on one thread node casts 1,000,000 { seq } to a GenServer on another, in bursts of ${BURST_TEXT} with a setImmediate between bursts, then calls it for its in-order count and replies to the main thread; rate = messages / time from the main thread's request to that reply`,
     figures: [
       {
         key: 'rate',
