@@ -6,6 +6,7 @@ import {
   CallExitError,
   GenServer,
   Inbox,
+  Registry,
   Supervisor,
   Threads,
   UncloneableError,
@@ -15,6 +16,7 @@ import {
   ok,
   remoteName,
   reply,
+  via,
   type Pid,
 } from '@ratatoskr/actors';
 
@@ -268,5 +270,87 @@ describe('introspection across threads', () => {
     const all = await threads.processes();
     expect(all.map((n) => n.node)).toEqual([sys.node, ...threads.list()]);
     expect(all.find((n) => n.node === pid.node)?.pids).toContain(pid);
+  });
+});
+
+describe('runtime services with processes on other threads', () => {
+  it('timers reach a process on another thread, by pid and by remote name', async () => {
+    const { sys, threads } = await setup(1);
+    const pid = await threads.startServer(sys, counter(0));
+    await sys.call(pid, { type: 'register', name: 'ticker' });
+    sys.sendAfter(pid, 'ignored-info', 1);
+    const inbox = new Inbox(sys);
+    // A cast through the timer path: handleCast answers the inbox.
+    sys.sendAfter(remoteName(pid.node, 'ticker'), 'info', 5);
+    await new Promise((r) => setTimeout(r, 30));
+    sys.cast(pid, { replyTo: inbox.pid });
+    expect(await inbox.receive()).toMatchObject({ n: 0 });
+  });
+
+  it('system.stop and whenExited work for a process on another thread; terminate runs', async () => {
+    const { sys, threads } = await setup(1);
+    const inbox = new Inbox(sys);
+    const pid = await threads.startServer(sys, {
+      module: fixtures,
+      export: 'SlowStop',
+      args: { ms: 50, reportTo: inbox.pid },
+    });
+    const exited = sys.whenExited(pid);
+    const started = performance.now();
+    await sys.stop(pid, 'shutdown');
+    expect(performance.now() - started).toBeGreaterThanOrEqual(40);
+    expect(await exited).toBe('shutdown');
+    expect(await inbox.receive()).toEqual({ terminated: 'shutdown' });
+    await expect(sys.stop(pid)).rejects.toMatchObject({ code: 'noproc' });
+  });
+
+  it('a supervisor counts and waits for children on other threads', async () => {
+    const { sys, threads } = await setup(1);
+    const inbox = new Inbox(sys);
+    const sup = await Supervisor.start(sys, [
+      threads.childSpec({
+        id: 'slow',
+        module: fixtures,
+        export: 'SlowStop',
+        args: { ms: 100, reportTo: inbox.pid },
+        shutdown: 2000,
+      }),
+    ]);
+    expect(await Supervisor.countChildren(sys, sup)).toMatchObject({ specs: 1, active: 1 });
+    const started = performance.now();
+    await Supervisor.stop(sys, sup);
+    // The stop waited for the remote child's 100 ms terminate.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(90);
+    expect(await inbox.receive()).toEqual({ terminated: 'shutdown' });
+  });
+
+  it('a registry on this thread names processes of other threads and forgets them when they exit', async () => {
+    const { sys, threads } = await setup(1);
+    const registry = new Registry<string>({ keys: 'unique' });
+    await registry.start(sys);
+    const pid = await threads.startServer(sys, counter(12));
+    registry.registerName('remote-counter', pid);
+    expect(registry.whereis('remote-counter')).toBe(pid);
+    expect(await sys.call(via(registry, 'remote-counter'), 'get')).toBe(12);
+    const watcher = new Inbox(sys);
+    watcher.monitor(pid);
+    sys.exit(pid, 'kill');
+    await watcher.receive(isDown);
+    for (let i = 0; i < 50 && registry.whereis('remote-counter') !== undefined; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(registry.whereis('remote-counter')).toBeUndefined();
+    expect(registry.count()).toBe(0);
+  });
+
+  it('a registry forgets the processes of a thread that dies', async () => {
+    const { sys, threads } = await setup(1);
+    const registry = new Registry<string>({ keys: 'unique' });
+    await registry.start(sys);
+    const pid = await threads.startServer(sys, counter(1));
+    registry.registerName('doomed', pid);
+    await threads.terminate(pid.node);
+    for (let i = 0; i < 50 && registry.count() > 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(registry.count()).toBe(0);
   });
 });

@@ -132,6 +132,7 @@ export class Deadlines {
   constructor(
     private readonly clock: Clock,
     readonly ms: number,
+    private readonly onTimeout: (target: string, timeoutMs: number) => void,
   ) {}
 
   add(from: From): void {
@@ -165,9 +166,9 @@ export class Deadlines {
     let from = this.head;
     while (from !== null && from.deadline <= now) {
       const next = from.tnext;
-      const server = from.server;
-      settleError(from, new CallTimeoutError(from.target, from.timeoutMs));
-      server?.system.noteCallTimeout(from.target, from.timeoutMs);
+      const target = from.target;
+      settleError(from, new CallTimeoutError(target, from.timeoutMs));
+      this.onTimeout(target, from.timeoutMs);
       from = next;
     }
     if (this.head !== null) this.arm(this.head.deadline - now);

@@ -1,9 +1,9 @@
-import type { From, RequestId } from './call.js';
+import { RequestId as RequestIdClass, type From, type RequestId } from './call.js';
 import { Mailbox } from './mailbox.js';
 import { KIND_INFO } from './messages.js';
 import type { Pid, Ref } from './pid.js';
 import type { CallOf, Dest, ReplyOf, CastOf } from './protocol.js';
-import type { ExitReason } from './reasons.js';
+import { ActorError, NoProcError, type ExitReason } from './reasons.js';
 import type { ActorSystem, SpawnOptions, ProcessHandler } from './system.js';
 import type { TimerRef } from './timers.js';
 
@@ -71,8 +71,11 @@ export class ExitSignal {
  * operations that act on behalf of this process (links, monitors and exit
  * signals need to know who is asking).
  *
- * Context methods called after the process has exited (from an async handler
- * that outlived a kill) do nothing, and `call` rejects with `noproc`.
+ * After the process has exited (an async handler can outlive a kill, and
+ * `stop` ends the process before its handler returns), its context acts no
+ * more: `send`, `cast`, `link`, `monitor` and exit signals do nothing, `call`
+ * and `sendRequest` reject with `NoProcError` naming this process, and
+ * `spawn`, `spawnLink` and timers throw `ActorError('process_exited')`.
  */
 export interface Context {
   /** This process's pid. */
@@ -121,8 +124,9 @@ export interface Context {
    * Stops this process in an orderly way with `reason` (default `normal`):
    * a server's `terminate` runs and the process exits; nothing more is
    * delivered to it. Unlike `exit(reason)` it does not throw: the rest of the
-   * current handler still runs (its sends go out), but its result is
-   * ignored. The cheap way for a plain process to finish.
+   * current handler still runs, but its result is ignored and, once the
+   * process is gone, its context acts no more (so send first, then stop).
+   * The cheap way for a plain process to finish.
    */
   stop(reason?: ExitReason): void;
   /** Ends this process with `reason` at once (throws an `ExitSignal` the runtime catches). */
@@ -184,11 +188,11 @@ export class Proc implements Context {
   }
 
   send(dest: Dest, message: unknown): void {
-    this.system.send(dest, message);
+    if (this.status !== S_DEAD) this.system.send(dest, message);
   }
 
   cast<P>(dest: Dest<P>, message: CastOf<P>): void {
-    this.system.cast(dest, message);
+    if (this.status !== S_DEAD) this.system.cast(dest, message);
   }
 
   call<P, Q extends CallOf<P>>(
@@ -196,10 +200,14 @@ export class Proc implements Context {
     request: Q,
     timeoutMs = 5000,
   ): Promise<ReplyOf<P, Q>> {
+    if (this.status === S_DEAD) return Promise.reject(new NoProcError(this.self.toString()));
     return this.system.callFrom(this, dest, request, timeoutMs) as Promise<ReplyOf<P, Q>>;
   }
 
   sendRequest<P, Q extends CallOf<P>>(dest: Dest<P>, request: Q): RequestId<ReplyOf<P, Q>> {
+    if (this.status === S_DEAD) {
+      return new RequestIdClass(null, Promise.reject(new NoProcError(this.self.toString())));
+    }
     return this.system.request(this, dest, request, Infinity) as RequestId<ReplyOf<P, Q>>;
   }
 
@@ -208,11 +216,20 @@ export class Proc implements Context {
   }
 
   spawn(handler: ProcessHandler, options?: SpawnOptions): Pid {
+    this.checkAlive('spawn');
     return this.system.spawn(handler, options);
   }
 
   spawnLink(handler: ProcessHandler, options?: SpawnOptions): Pid {
+    this.checkAlive('spawnLink');
     return this.system.spawn(handler, { ...options, link: this.self });
+  }
+
+  /** Spawning has a result to return, so after exit it throws rather than doing nothing. */
+  private checkAlive(operation: string): void {
+    if (this.status === S_DEAD) {
+      throw new ActorError('process_exited', `${this.self} has exited; it cannot ${operation}`);
+    }
   }
 
   link(pid: Pid): void {
@@ -239,7 +256,7 @@ export class Proc implements Context {
   exit(pid: Pid, reason: ExitReason): void;
   exit(pidOrReason: Pid | ExitReason, reason?: ExitReason): void {
     if (reason === undefined) throw new ExitSignal(pidOrReason as ExitReason);
-    this.system.exitSignal(this.self, pidOrReason as Pid, reason);
+    if (this.status !== S_DEAD) this.system.exitSignal(this.self, pidOrReason as Pid, reason);
   }
 
   trapExit(flag: boolean): boolean {
@@ -257,10 +274,12 @@ export class Proc implements Context {
   }
 
   sendAfter(dest: Dest, message: unknown, ms: number): TimerRef {
+    this.checkAlive('start a timer');
     return this.system.timers.start(this, dest, message, ms, false);
   }
 
   sendInterval(dest: Dest, message: unknown, ms: number): TimerRef {
+    this.checkAlive('start a timer');
     return this.system.timers.start(this, dest, message, ms, true);
   }
 

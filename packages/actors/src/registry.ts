@@ -221,8 +221,8 @@ interface Slot<V> {
 
 /** What the registry keeps per registered process. */
 interface Holder<K> {
-  /** The exit hook that drops this process's entries. */
-  readonly hook: (reason: ExitReason) => void;
+  /** Cancels the exit hook that drops this process's entries. */
+  readonly cancel: () => void;
   /** Entries per key this process holds (always 1 per key for unique keys). */
   readonly keys: Map<K, number>;
 }
@@ -353,8 +353,7 @@ export class Registry<K = string, V = unknown> implements NameResolver {
   register(ctx: Context, key: K, value: V): void {
     this.running('register');
     const pid = callerPid(ctx, 'register');
-    const proc = liveProc(pid);
-    if (proc !== null) this.insert(proc, key, value);
+    if (liveProc(pid) !== null) this.insert(pid, key, value);
   }
 
   /**
@@ -369,13 +368,15 @@ export class Registry<K = string, V = unknown> implements NameResolver {
     this.running('registerName');
     this.requireKeys('registerName', 'unique');
     checkPid('registerName pid', pid);
-    const proc = liveProc(pid);
-    if (proc === null) {
+    // A process of another thread cannot be checked synchronously: it is
+    // registered, and dropped when its exit notice (or its thread's) arrives.
+    const remote = pid.node !== this.owner!.system.node && pid._proc === null;
+    if (!remote && liveProc(pid) === null) {
       throw new InvalidArgumentError(
         `registerName needs a live process, but ${pid} has exited; nothing was registered`,
       );
     }
-    this.insert(proc, key, undefined as V);
+    this.insert(pid, key, undefined as V);
   }
 
   /**
@@ -601,8 +602,7 @@ export class Registry<K = string, V = unknown> implements NameResolver {
   }
 
   /** Adds one entry for a live `proc`. Every check comes first, so a refusal changes nothing. */
-  private insert(proc: Proc, key: K, value: V): void {
-    const pid = proc.self;
+  private insert(pid: Pid, key: K, value: V): void {
     if (this.keys === 'unique') {
       const slot = this.unique.get(key);
       if (slot !== undefined) throw new KeyTakenError(key, slot.pid, this.label());
@@ -614,18 +614,20 @@ export class Registry<K = string, V = unknown> implements NameResolver {
       if (values === undefined) pids.set(pid, [value]);
       else values.push(value);
     }
-    const holder = this.holders.get(pid) ?? this.addHolder(proc);
+    const holder = this.holders.get(pid) ?? this.addHolder(pid);
     holder.keys.set(key, (holder.keys.get(key) ?? 0) + 1);
     this.entries++;
   }
 
   /** First key of a process: hook its exit and link it to the owner. */
-  private addHolder(proc: Proc): Holder<K> {
-    const pid = proc.self;
-    const holder: Holder<K> = { hook: () => this.processExited(pid), keys: new Map() };
+  private addHolder(pid: Pid): Holder<K> {
+    const owner = this.owner!;
+    const cancel = owner.system.onExit(pid, () => this.processExited(pid));
+    const holder: Holder<K> = { cancel, keys: new Map() };
     this.holders.set(pid, holder);
-    proc.addExitHook(holder.hook);
-    this.owner!.link(pid);
+    // A process of another thread is not linked: its exit signal would reach
+    // the owner before the notice that removes its entries.
+    if (pid._proc !== null) owner.link(pid);
     return holder;
   }
 
@@ -645,7 +647,7 @@ export class Registry<K = string, V = unknown> implements NameResolver {
 
   private removeHolder(pid: Pid, holder: Holder<K>): void {
     this.holders.delete(pid);
-    pid._proc?.removeExitHook(holder.hook);
+    holder.cancel();
     this.owner?.unlink(pid);
   }
 
@@ -667,7 +669,7 @@ export class Registry<K = string, V = unknown> implements NameResolver {
    */
   private ownerExited(owner: Proc): void {
     if (this.owner !== owner) return;
-    for (const [pid, holder] of this.holders) pid._proc?.removeExitHook(holder.hook);
+    for (const holder of this.holders.values()) holder.cancel();
     this.holders.clear();
     this.unique.clear();
     this.duplicate.clear();

@@ -644,7 +644,9 @@ export function countOf(
   const counts: ChildCounts = { specs: 0, active: 0, supervisors: 0, workers: 0 };
   for (const child of children) {
     counts.specs++;
-    if (child.pid !== null && system.isAlive(child.pid)) counts.active++;
+    // A child of another thread counts as active until its exit arrives.
+    const pid = child.pid;
+    if (pid !== null && (pid.node !== system.node || system.isAlive(pid))) counts.active++;
     if (child.spec.type === 'supervisor') counts.supervisors++;
     else counts.workers++;
   }

@@ -214,6 +214,8 @@ export class ActorSystem {
   private stopped = false;
   private router: Router | null = null;
   private readonly deadlineLists = new Map<number, Deadlines>();
+  private readonly remoteHooks = new Map<Ref, (reason: ExitReason) => void>();
+  private watcherProc: Proc | null = null;
   private lastDeadlines: Deadlines | null = null;
 
   constructor(options: SystemOptions = {}) {
@@ -307,26 +309,24 @@ export class ActorSystem {
   private sendRemote(dest: Dest, kind: number, message: unknown): boolean {
     const router = this.router;
     if (router === null) return false;
-    if (dest instanceof Pid) {
-      if (dest.node === localNode) return false;
-      router.send(dest, kind, message);
-      return true;
-    }
-    if (isRemoteName(dest) && dest.node !== localNode) {
-      router.sendNamed(dest.node, dest.name, kind, message);
-      return true;
-    }
-    return false;
+    const remote = this.remoteTarget(dest);
+    if (remote === null) return false;
+    if (typeof remote.to === 'number')
+      router.send(router.pid(remote.node, remote.to), kind, message);
+    else router.sendNamed(remote.node, remote.to.name, kind, message);
+    return true;
   }
 
   /** Like `send`, but never throws: for timers and runtime notices. @internal */
   sendQuietly(dest: Dest, message: unknown): void {
-    const proc = this.resolve(dest);
-    if (proc === null) return;
     try {
-      this.deliver(proc, KIND_INFO, message);
+      const proc = this.resolve(dest);
+      if (proc !== null) this.deliver(proc, KIND_INFO, message);
+      else this.sendRemote(dest, KIND_INFO, message);
     } catch {
-      // A full mailbox with the `reject` policy refuses it; the drop is counted.
+      // A name service that cannot answer, a full mailbox with the `reject`
+      // policy (the drop is counted), or a message that cannot cross to
+      // another thread: a timer or runtime notice has no sender to tell.
     }
   }
 
@@ -400,7 +400,10 @@ export class ActorSystem {
     const { from, promise } = requestId;
     if (timeoutMs === Infinity || from === null || from.done) return promise;
     const timer = this.clock.setTimeout(
-      (f: From) => settleError(f, new CallTimeoutError(f.target, timeoutMs)),
+      (f: From) => {
+        if (settleError(f, new CallTimeoutError(f.target, timeoutMs)))
+          this.timedOut(f.target, timeoutMs);
+      },
       timeoutMs,
       from,
     );
@@ -460,7 +463,7 @@ export class ActorSystem {
     if (last !== null && last.ms === timeoutMs) return last;
     let list = this.deadlineLists.get(timeoutMs);
     if (list === undefined) {
-      list = new Deadlines(this.clock, timeoutMs);
+      list = new Deadlines(this.clock, timeoutMs, this.timedOut);
       this.deadlineLists.set(timeoutMs, list);
     }
     this.lastDeadlines = list;
@@ -470,8 +473,13 @@ export class ActorSystem {
   /** The node and target of a destination on another node, or null. */
   private remoteTarget(dest: Dest): { node: number; to: WireTarget } | null {
     if (this.router === null) return null;
-    if (dest instanceof Pid)
+    if (dest instanceof Pid) {
       return dest.node === localNode ? null : { node: dest.node, to: dest.id };
+    }
+    if (dest !== null && typeof dest === 'object' && 'via' in dest) {
+      const pid = dest.via.whereis(dest.key);
+      return pid === undefined || pid.node === localNode ? null : { node: pid.node, to: pid.id };
+    }
     if (isRemoteName(dest) && dest.node !== localNode) {
       return { node: dest.node, to: { name: dest.name } };
     }
@@ -871,7 +879,17 @@ export class ActorSystem {
    */
   stop(dest: Dest, reason: ExitReason = 'normal', timeoutMs = Infinity): Promise<void> {
     const proc = this.resolve(dest);
-    if (proc === null) return Promise.reject(new NoProcError(describeDest(dest)));
+    if (proc === null) {
+      // A pid of another thread: ask its node, and wait for its DOWN.
+      if (dest instanceof Pid && dest.node !== localNode && this.router !== null) {
+        const exited = this.whenExited(dest, timeoutMs, describeDest(dest));
+        this.router.send(dest, KIND_STOP, reason);
+        return exited.then((r) =>
+          r === 'noproc' ? Promise.reject(new NoProcError(describeDest(dest))) : undefined,
+        );
+      }
+      return Promise.reject(new NoProcError(describeDest(dest)));
+    }
     const exited = this.whenExited(proc.self, timeoutMs, describeDest(dest));
     this.deliverSystem(proc, KIND_STOP, reason);
     return exited.then(() => undefined);
@@ -884,7 +902,10 @@ export class ActorSystem {
    */
   whenExited(pid: Pid, timeoutMs = Infinity, label?: string): Promise<ExitReason> {
     const target = pid._proc;
-    if (target === null) return Promise.resolve('noproc');
+    // A pid of another thread is watched with a monitor like any other.
+    if (target === null && (pid.node === localNode || this.router === null)) {
+      return Promise.resolve('noproc');
+    }
     return new Promise((resolve, reject) => {
       let timer: ReturnType<Clock['setTimeout']> | null = null;
       const watcher = this.spawnLogic(
@@ -909,6 +930,50 @@ export class ActorSystem {
         );
       }
     });
+  }
+
+  /**
+   * Runs `hook(reason)` when `pid` exits; returns a function that cancels it.
+   * For a process of this thread the hook runs inside its exit sequence,
+   * before anyone else hears of the exit (registries rely on this). For a
+   * process of another thread it runs when the exit notice arrives (a DOWN,
+   * or `noconnection` if its thread dies). A pid that is already gone runs
+   * the hook at once with `noproc`. @internal
+   */
+  onExit(pid: Pid, hook: (reason: ExitReason) => void): () => void {
+    const proc = pid._proc;
+    if (proc !== null && proc.status !== S_DEAD) {
+      proc.addExitHook(hook);
+      return () => proc.removeExitHook(hook);
+    }
+    if (pid.node === localNode || this.router === null) {
+      hook('noproc');
+      return () => {};
+    }
+    const watcher = this.exitWatcher();
+    const ref = watcher.monitor(pid);
+    this.remoteHooks.set(ref, hook);
+    return () => {
+      if (this.remoteHooks.delete(ref)) watcher.demonitor(ref);
+    };
+  }
+
+  /** The process that receives the DOWNs of `onExit` watches on other threads. */
+  private exitWatcher(): Proc {
+    const existing = this.watcherProc;
+    if (existing !== null && existing.status !== S_DEAD) return existing;
+    const pid = this.spawnLogic(
+      new FnLogic((message) => {
+        if (!(message instanceof DownMessage)) return;
+        const hook = this.remoteHooks.get(message.ref);
+        if (hook === undefined) return;
+        this.remoteHooks.delete(message.ref);
+        hook(message.reason);
+      }),
+      {},
+    );
+    this.watcherProc = pid._proc!;
+    return this.watcherProc;
   }
 
   // ---------------------------------------------------------------- links and monitors
@@ -1280,10 +1345,11 @@ export class ActorSystem {
     };
   }
 
-  /** @internal */
-  noteCallTimeout(target: string, timeoutMs: number): void {
+  /** A call of this system timed out (reported to the logger and telemetry). */
+  private readonly timedOut = (target: string, timeoutMs: number): void => {
+    this.logger.warn({ label: 'call_timeout', target, timeoutMs }, 'call timed out');
     this.telemetry?.({ type: 'call_timeout', target, timeoutMs });
-  }
+  };
 
   /**
    * Ends every process: each process without a parent is asked to stop with

@@ -462,3 +462,36 @@ describe('caller stacks', () => {
     expect(error.stack).toContain('someDistinctiveCaller');
   });
 });
+
+describe('call timeouts are reported', () => {
+  it('a timed-out call writes a call_timeout record and a telemetry event', async () => {
+    const clock = new SimulatedClock();
+    const records: unknown[] = [];
+    const events: unknown[] = [];
+    const logger = {
+      error() {},
+      warn: (r: unknown) => records.push(r),
+      info() {},
+      debug() {},
+    };
+    const sys = new ActorSystem({ clock, logger, telemetry: (e) => events.push(e) });
+    const pid = await GenServer.start(
+      sys,
+      { init: () => ok(null), handleCall: (_r, _f, s) => noreply(s) },
+      undefined,
+      { name: 'silent' },
+    );
+    const pending = sys.call('silent', 'x', 20).catch((e: unknown) => e);
+    const request = sys.sendRequest(pid, 'y');
+    const response = sys.receiveResponse(request, 30).catch((e: unknown) => e);
+    clock.advance(30);
+    expect(await pending).toBeInstanceOf(CallTimeoutError);
+    expect(await response).toBeInstanceOf(CallTimeoutError);
+    expect(records).toEqual([
+      { label: 'call_timeout', target: 'name "silent"', timeoutMs: 20 },
+      { label: 'call_timeout', target: pid.toString(), timeoutMs: 30 },
+    ]);
+    expect(events).toContainEqual({ type: 'call_timeout', target: 'name "silent"', timeoutMs: 20 });
+    expect(events).toContainEqual({ type: 'call_timeout', target: pid.toString(), timeoutMs: 30 });
+  });
+});

@@ -337,3 +337,57 @@ describe('monitors', () => {
     expect(sys.processInfo(target)?.monitoredBy).toEqual([]);
   });
 });
+
+describe('a process that has exited acts no more', () => {
+  it('context operations after exit do nothing, calls reject, spawns throw', async () => {
+    const sys = new ActorSystem();
+    const got: unknown[] = [];
+    const target = sys.spawn((m) => {
+      got.push(m);
+    });
+    const server = sys.spawn(() => {});
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const outcomes: unknown[] = [];
+    const p = sys.spawn(async (_m, ctx) => {
+      await gate; // killed while waiting here
+      ctx.send(target, 'after death');
+      ctx.cast(target, 'cast after death');
+      outcomes.push(
+        await ctx.call(server, 'x').catch((e: unknown) => (e as { code: string }).code),
+      );
+      try {
+        ctx.spawn(() => {});
+      } catch (error) {
+        outcomes.push((error as { code: string }).code);
+      }
+    });
+    sys.send(p, 'go');
+    await tick();
+    sys.exit(p, 'kill');
+    release();
+    await tick();
+    await tick();
+    expect(got).toEqual([]);
+    expect(outcomes).toEqual(['noproc', 'process_exited']);
+  });
+
+  it('ctx.stop ends the process; what the handler does afterwards has no effect', async () => {
+    const sys = new ActorSystem();
+    const got: unknown[] = [];
+    const target = sys.spawn((m) => {
+      got.push(m);
+    });
+    const inbox = new Inbox(sys);
+    const p = sys.spawn((_m, ctx) => {
+      ctx.send(target, 'before stop');
+      ctx.stop({ shutdown: 'done' });
+      ctx.send(target, 'after stop');
+    });
+    inbox.monitor(p);
+    sys.send(p, 'go');
+    expect((await inbox.receive<DownMessage>(isDown)).reason).toEqual({ shutdown: 'done' });
+    await tick();
+    expect(got).toEqual(['before stop']);
+  });
+});

@@ -115,3 +115,18 @@ describe('timers', () => {
     expect(() => sys.sendAfter('x', 1, Number.NaN)).toThrow(/finite/);
   });
 });
+
+describe('timers to names that cannot be resolved', () => {
+  it('a timer whose name service fails when it fires is dropped, not thrown', async () => {
+    const clock = new SimulatedClock();
+    const sys = new ActorSystem({ clock });
+    const broken = {
+      whereis(): never {
+        throw new Error('name service down');
+      },
+    };
+    sys.sendAfter({ via: broken, key: 'x' }, 'hello', 10);
+    expect(() => clock.advance(10)).not.toThrow();
+    expect(clock.pending()).toBe(0);
+  });
+});
