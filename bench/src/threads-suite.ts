@@ -172,7 +172,7 @@ function callCount(scale: Scale): number {
   return sized(scale, 10_000, 500);
 }
 
-async function callThread(scale: Scale): Promise<RunOutcome> {
+export async function callThread(scale: Scale): Promise<RunOutcome> {
   const n = callCount(scale);
   return withThreads(1, async (system, threads) => {
     const echo = await threads.startServer<EchoProtocol>(system, {
@@ -189,7 +189,7 @@ async function callThread(scale: Scale): Promise<RunOutcome> {
   });
 }
 
-async function callComlink(scale: Scale): Promise<RunOutcome> {
+export async function callComlink(scale: Scale): Promise<RunOutcome> {
   const n = callCount(scale);
   const channel = new MessageChannel();
   const worker = await startWorker(COMLINK_NODE, channel.port2, [channel.port2]);
@@ -205,6 +205,32 @@ async function callComlink(scale: Scale): Promise<RunOutcome> {
   } finally {
     api[Comlink.releaseProxy]();
     channel.port1.close();
+    await worker.terminate();
+  }
+}
+
+/**
+ * The floor under any call to a thread: a bare `postMessage` round trip to a
+ * plain worker that posts each message back (not in the suite's table: the
+ * threads-anatomy script prints it beside the two above).
+ */
+export async function callRawEcho(scale: Scale): Promise<RunOutcome> {
+  const n = callCount(scale);
+  const channel = new MessageChannel();
+  const worker = await startRaw({ part: 'echo', port: channel.port2 }, [channel.port2]);
+  const port = channel.port1;
+  try {
+    let correct = 0;
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      const answer = nextMessage(port, -1);
+      port.postMessage(i);
+      if ((await answer) === i) correct++;
+    }
+    const rate = ratePerSecond(n, t0);
+    return { figures: { rate }, expected: n, delivered: correct };
+  } finally {
+    port.close();
     await worker.terminate();
   }
 }

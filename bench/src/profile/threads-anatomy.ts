@@ -14,6 +14,8 @@
  *    inside `postMessage` per message.
  * 3. The runtime (`threads.cast`'s workload), the same figures, plus the
  *    longest the receiving server's mailbox got (sampled every 5 ms).
+ * 4. Sequential round trips to a thread: a bare `postMessage` echo (the
+ *    floor), comlink, and the runtime's `call`; medians of 3 runs.
  *
  * Usage: node --expose-gc dist/profile/threads-anatomy.js [--quick]
  */
@@ -21,7 +23,13 @@ import v8 from 'node:v8';
 import { forceGc, type RunOutcome } from '../harness.js';
 import { median } from '../stats.js';
 import { makeBatch, type BatchShape } from '../threads/raw-batch.js';
-import { castToRawWorker, castToThread } from '../threads-suite.js';
+import {
+  callComlink,
+  callRawEcho,
+  callThread,
+  castToRawWorker,
+  castToThread,
+} from '../threads-suite.js';
 import { BURST } from '../workload.js';
 
 const SHAPES: readonly BatchShape[] = ['bare', 'wire', 'flat'];
@@ -73,6 +81,27 @@ function cell(value: number | undefined, digits = 0): string {
   return value === undefined ? '-' : value.toFixed(digits);
 }
 
+function render(header: readonly string[], rows: readonly string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: readonly string[]): string => r.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+async function roundTrips(scale: { quick: boolean }, runs: number): Promise<string> {
+  const rows: string[][] = [];
+  for (const [path, run] of [
+    ['raw postMessage echo', callRawEcho],
+    ['comlink', callComlink],
+    ['Ratatoskr system.call', callThread],
+  ] as const) {
+    await run(scale); // warm-up
+    const figures = await medians(runs, () => run(scale));
+    const rate = figures['rate'] ?? 0;
+    rows.push([path, cell(rate / 1e3, 1), cell(1e6 / rate, 1)]);
+  }
+  return render(['round trip to a thread', 'k per s', 'us each'], rows);
+}
+
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const scale = { quick };
@@ -109,12 +138,9 @@ async function main(): Promise<void> {
     'main in postMessage ns/msg',
     'longest mailbox',
   ];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i]!)).join('  ');
   console.log(`batches of ${BURST}; ${quick ? 'quick sizes' : '1,000,000 messages per run'}`);
-  console.log(
-    [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n'),
-  );
+  console.log(render(header, rows));
+  console.log(`\n${await roundTrips(scale, runs)}`);
 }
 
 main().then(
