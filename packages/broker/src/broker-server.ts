@@ -23,6 +23,14 @@ import { TopicAlreadyExistsError, TopicNotFoundError } from './errors.js';
 import type { ResolvedTopicOptions } from './options.js';
 import type { BrokerRuntime } from './runtime.js';
 import { TopicRecord } from './table.js';
+import {
+  hostOnThreads,
+  restoreThreadTopic,
+  runningChildren,
+  startThreadTopic,
+  stopChild,
+  stopThreadTopic,
+} from './thread-topics.js';
 import { runningTopics, startTopic, stopTopic, topicServer } from './topics.js';
 
 export class CreateTopicRequest {
@@ -82,7 +90,11 @@ async function create(
   if (table.topics.has(name)) return new TopicAlreadyExistsError(name);
   const record = new TopicRecord(name, request.options, runtime.now());
   try {
-    await startTopic(ctx, runtime, record);
+    if (runtime.threads === null) await startTopic(ctx, runtime, record);
+    else {
+      hostOnThreads(runtime, record);
+      await startThreadTopic(ctx, runtime, record);
+    }
   } catch (error) {
     return error instanceof Error ? error : new Error(String(error));
   }
@@ -101,8 +113,10 @@ async function remove(
   const record = table.topics.get(name);
   if (record === undefined) return new TopicNotFoundError(name);
 
-  // One synchronous step: from here on the topic does not exist for anyone.
+  // One synchronous step: from here on the topic does not exist for anyone
+  // (on its thread too, for a topic hosted on one).
   record.deleted = true;
+  record.remote?.cells.markDeleted();
   table.topics.delete(name);
   const subscribers = record.subs.length;
   for (const sub of [...record.subs]) {
@@ -110,8 +124,11 @@ async function remove(
     sub.close('topic_deleted');
   }
 
-  const pid = topicServer(runtime, name);
-  if (pid !== undefined) await stopTopic(ctx, runtime, pid);
+  if (record.remote !== null) await stopThreadTopic(ctx, runtime, record);
+  else {
+    const pid = topicServer(runtime, name);
+    if (pid !== undefined) await stopTopic(ctx, runtime, pid);
+  }
   runtime.telemetry?.({ type: 'topic_deleted', topic: name });
   runtime.logger.info({ label: 'topic_deleted', topic: name, subscribers });
   return true;
@@ -124,10 +141,25 @@ async function remove(
 async function reconcile(runtime: BrokerRuntime, ctx: Context): Promise<void> {
   const table = runtime.table;
   if (table === null) return;
+  if (runtime.threads !== null) return reconcileThreadTopics(runtime, ctx);
   for (const { pid, name } of await runningTopics(ctx, runtime)) {
     if (name === undefined || !table.topics.has(name)) await stopTopic(ctx, runtime, pid);
   }
   for (const record of table.topics.values()) {
     if (topicServer(runtime, record.name) === undefined) await startTopic(ctx, runtime, record);
   }
+}
+
+/**
+ * `reconcile` for topics hosted on thread nodes: a child of the topics
+ * supervisor that is neither the server nor the relay of a topic in the
+ * table is stopped; every topic gets whichever of the two is missing.
+ */
+async function reconcileThreadTopics(runtime: BrokerRuntime, ctx: Context): Promise<void> {
+  const records = [...runtime.table!.topics.values()];
+  const running = await runningChildren(ctx, runtime);
+  const owned = new Set<unknown>();
+  for (const record of records) owned.add(record.server).add(record.remote!.relay);
+  for (const pid of running) if (!owned.has(pid)) await stopChild(ctx, runtime, pid);
+  for (const record of records) await restoreThreadTopic(ctx, runtime, record, running);
 }

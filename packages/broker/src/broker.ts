@@ -17,6 +17,7 @@ import {
   CallExitError,
   NoProcError,
   Registry,
+  Threads,
   isPid,
   makeRef,
   type ApplicationHandle,
@@ -54,9 +55,12 @@ import {
   resolveBrokerOptions,
   resolveSubscribeOptions,
   resolveTopicOptions,
+  type ResolvedBrokerOptions,
+  type ResolvedTopicOptions,
   type SubscribeOptions,
   type TopicOptions,
 } from './options.js';
+import type { RelayProtocol } from './relay.js';
 import { BrokerRuntime } from './runtime.js';
 import { MessageStream } from './stream.js';
 import {
@@ -87,6 +91,17 @@ export interface BrokerOptions {
    * `SimulatedClock` (retention ages and timestamps follow its clock).
    */
   system?: ActorSystem;
+  /**
+   * Where topic servers run. `0` (default): on the broker's own thread. A
+   * count (1..256): the broker starts that many thread nodes
+   * (`Threads.start(system, { count })`), places each topic on one by the
+   * hash of its name, and stops them on `stop()`. A `Threads` instance:
+   * those nodes (started on `system`, or on their own system when `system`
+   * is not given), left running by `stop()`. Subscriber code stays on the
+   * broker's thread either way; see the README, "Topics on thread nodes",
+   * for what is copied, what is batched, and what a thread's death does.
+   */
+  threads?: number | Threads;
   /** Defaults for every topic's options (see `TopicOptions`); each `createTopic` may override them. */
   topicDefaults?: TopicOptions;
   /** Receives the broker's structured records. Default: silent. */
@@ -145,21 +160,30 @@ const STOP_TURNS = 100;
 export class Broker {
   /** The actor system the broker runs in. */
   readonly system: ActorSystem;
+  /** The thread nodes hosting the topics, or null when topics run on the broker's thread. */
+  readonly threads: Threads | null;
   private readonly runtime: BrokerRuntime;
   private readonly ownsSystem: boolean;
+  private readonly ownsThreads: boolean;
   private tree: ApplicationHandle | null = null;
   private stopped = false;
 
-  private constructor(input: BrokerOptions) {
-    const options = resolveBrokerOptions(input);
-    const system = options.system ?? new ActorSystem();
+  private constructor(
+    options: ResolvedBrokerOptions,
+    topicDefaults: ResolvedTopicOptions,
+    system: ActorSystem,
+    threads: Threads | null,
+  ) {
     this.system = system;
-    this.ownsSystem = options.system === undefined;
+    this.threads = threads;
+    this.ownsSystem = options.system === null && !(options.threads instanceof Threads);
+    this.ownsThreads = typeof options.threads === 'number' && threads !== null;
     const n = ++brokers;
     const names = {
       server: `ratatoskr.${n}.server`,
       topics: `ratatoskr.${n}.topics`,
       registry: `ratatoskr.${n}.registry`,
+      relay: `ratatoskr.${n}.relay.`,
     };
     const registry = new Registry<string, unknown>({ keys: 'unique', name: names.registry });
     this.runtime = new BrokerRuntime(
@@ -168,14 +192,32 @@ export class Broker {
       registry,
       options.logger,
       options.telemetry,
-      resolveTopicOptions(options.topicDefaults ?? undefined),
+      topicDefaults,
+      threads,
     );
   }
 
-  /** Starts a broker: its supervision tree, with an empty topic table. */
+  /**
+   * Starts a broker: its supervision tree, with an empty topic table (and,
+   * with a `threads` count, its thread nodes first).
+   */
   static async start(options: BrokerOptions = {}): Promise<Broker> {
-    const broker = new Broker(options);
-    broker.tree = await startTree(broker.runtime);
+    // Every option is checked before anything starts.
+    const resolved = resolveBrokerOptions(options);
+    const topicDefaults = resolveTopicOptions(resolved.topicDefaults ?? undefined);
+    const given = resolved.threads instanceof Threads ? resolved.threads : null;
+    const system = resolved.system ?? given?.system ?? new ActorSystem();
+    let threads = given;
+    if (typeof resolved.threads === 'number' && resolved.threads > 0) {
+      threads = await Threads.start(system, { count: resolved.threads });
+    }
+    const broker = new Broker(resolved, topicDefaults, system, threads);
+    try {
+      broker.tree = await startTree(broker.runtime);
+    } catch (error) {
+      if (broker.ownsThreads) await threads!.stop();
+      throw error;
+    }
     return broker;
   }
 
@@ -244,8 +286,14 @@ export class Broker {
     } catch (error) {
       return Promise.reject(error);
     }
+    // A Message request is answered with its id (see topic-server.ts and thread-host.ts).
+    const remote = record.remote;
+    if (remote !== null) {
+      remote.cells.countSent();
+      const sent = this.system.call(pid, message, Infinity) as Promise<MessageId>;
+      return sent.then(undefined, remote.rejectPublish);
+    }
     record.pending++;
-    // A Message request is answered with its id (see topic-server.ts).
     const accepted = this.system.call(pid, message, Infinity) as Promise<MessageId>;
     return accepted.then(undefined, record.rejectCall);
   }
@@ -260,6 +308,16 @@ export class Broker {
     const record = this.recordOf(topic, 'publishNoWait');
     const message = this.prepare(record, payload, options);
     const pid = this.serverOf(record);
+    const remote = record.remote;
+    if (remote !== null) {
+      remote.cells.countSent();
+      try {
+        this.system.cast(pid, message);
+      } catch (error) {
+        throw remote.publishError(error);
+      }
+      return message.id;
+    }
     record.pending++;
     this.system.cast(pid, message);
     return message.id;
@@ -288,11 +346,15 @@ export class Broker {
       }
     });
     const pid = this.serverOf(record);
-    record.pending++;
+    const remote = record.remote;
+    if (remote === null) record.pending++;
+    else remote.cells.countSent();
     try {
-      return await this.system.call(pid, new BatchRequest(messages), Infinity);
+      const ids = await this.system.call(pid, new BatchRequest(messages), Infinity);
+      // A topic on a thread answers true: the ids are the ones made here.
+      return remote === null ? ids : messages.map((m) => m.id);
     } catch (error) {
-      throw topicCallError(record, error);
+      throw remote === null ? topicCallError(record, error) : remote.publishError(error);
     }
   }
 
@@ -348,9 +410,13 @@ export class Broker {
     sub?.close('unsubscribed');
     let found: boolean;
     try {
-      found = await this.system.call(this.serverOf(record), new UnsubscribeRequest(ref), Infinity);
+      const request = new UnsubscribeRequest(ref);
+      found =
+        record.remote === null
+          ? await this.system.call(this.serverOf(record), request, Infinity)
+          : await this.system.call(this.relayOf(record), request, Infinity);
     } catch (error) {
-      // The topic is restarting: it drops the ended subscription when it comes back.
+      // The topic (or relay) is restarting: it drops the ended subscription when it comes back.
       if (sub !== undefined && !record.deleted) return;
       throw topicCallError(record, error);
     }
@@ -377,6 +443,7 @@ export class Broker {
       record.counters,
       runtime,
     );
+    if (record.remote !== null) return this.joinRemote(record, sub);
     let result: Ref | MaxSubscribersReachedError;
     try {
       result = await this.system.call(this.serverOf(record), new SubscribeRequest(sub), Infinity);
@@ -387,16 +454,38 @@ export class Broker {
     return sub;
   }
 
+  /**
+   * Subscribes to a topic on a thread node. Everything up to the join is
+   * synchronous, like the in-thread call it replaces: the join leaves now,
+   * before any publish this caller makes after `subscribe` returns.
+   */
+  private joinRemote(record: TopicRecord, sub: Subscription): Promise<Subscription> {
+    const remote = record.remote!;
+    const server = this.serverOf(record);
+    this.relayOf(record);
+    const limit = record.options.maxSubscribers;
+    if (record.subs.length + remote.joining.size >= limit) {
+      throw new MaxSubscribersReachedError(record.name, limit);
+    }
+    return remote.join(this.system, server, sub);
+  }
+
   // ---------------------------------------------------------------- introspection
 
   /** Statistics of a topic (see `TopicStats`). Rejects with `TopicNotFoundError`. */
   async stats(topic: string): Promise<TopicStats> {
     const record = this.recordOf(topic, 'stats');
+    let result: TopicStats | Error;
     try {
-      return await this.system.call(this.serverOf(record), STATS_REQUEST, Infinity);
+      result =
+        record.remote === null
+          ? await this.system.call(this.serverOf(record), STATS_REQUEST, Infinity)
+          : await this.system.call(this.relayOf(record), STATS_REQUEST, Infinity);
     } catch (error) {
       throw topicCallError(record, error);
     }
+    if (result instanceof Error) throw result;
+    return result;
   }
 
   /** The broker's health at this moment. */
@@ -414,7 +503,7 @@ export class Broker {
     let subscriptions = 0;
     let topicRestarts = 0;
     for (const record of records) {
-      if (processes.registry && alive(runtime.registry.whereis(record.name))) topicServers++;
+      if (this.serverRunning(record, processes.registry)) topicServers++;
       subscriptions += record.subs.length;
       topicRestarts += record.counters.restarts;
     }
@@ -427,6 +516,22 @@ export class Broker {
       topicRestarts,
       processes,
     };
+  }
+
+  /**
+   * Whether a topic's server runs: for a topic on a thread node, as far as
+   * this thread knows (its relay runs, and no exit of its server was seen).
+   */
+  private serverRunning(record: TopicRecord, registryUp: boolean): boolean {
+    const remote = record.remote;
+    if (remote === null) {
+      return registryUp && this.isLive(this.runtime.registry.whereis(record.name));
+    }
+    return record.server !== null && this.isLive(remote.relay);
+  }
+
+  private isLive(pid: Pid | null | undefined): boolean {
+    return pid != null && this.system.isAlive(pid);
   }
 
   /**
@@ -446,8 +551,15 @@ export class Broker {
     };
   }
 
-  /** The pid of a topic's server right now, or undefined (for introspection and tests). */
+  /**
+   * The pid of a topic's server right now, or undefined (for introspection
+   * and tests). For a topic on a thread node this is a pid of that thread
+   * (`pid.node`), as last started; undefined once its exit was seen, until
+   * the next one runs.
+   */
   topicPid(topic: string): Pid | undefined {
+    const record = this.runtime.table?.topics.get(topic);
+    if (record?.remote != null) return record.server ?? undefined;
     try {
       return this.runtime.registry.whereis(topic);
     } catch {
@@ -456,9 +568,21 @@ export class Broker {
   }
 
   /**
+   * For a topic on a thread node: the pid of its relay, the process on this
+   * thread that holds its subscriptions (it monitors their processes and
+   * fills their queues). Undefined for a topic on this thread (its server
+   * does that), for a missing topic, and while the relay restarts.
+   */
+  relayPid(topic: string): Pid | undefined {
+    const relay = this.runtime.table?.topics.get(topic)?.remote?.relay;
+    return relay != null && this.system.isAlive(relay) ? relay : undefined;
+  }
+
+  /**
    * Stops the broker: every subscription ends (reason `broker_stopped`), the
-   * tree stops in order, and, if the broker made its own actor system, that
-   * system is shut down. Later operations fail with `BrokerStoppedError`.
+   * tree stops in order, and, if the broker started its own thread nodes or
+   * made its own actor system, those are stopped too. Later operations fail
+   * with `BrokerStoppedError`.
    */
   async stop(): Promise<void> {
     if (this.stopped) return;
@@ -468,6 +592,7 @@ export class Broker {
     table?.endAll('broker_stopped');
     await this.tree?.stop();
     await this.endSubscriptionProcesses(subs.map((sub) => sub.pid));
+    if (this.ownsThreads) await this.threads!.stop();
     if (this.ownsSystem) await this.system.shutdown();
   }
 
@@ -510,12 +635,26 @@ export class Broker {
   private serverOf(record: TopicRecord): Pid<TopicProtocol> {
     // The server's pid as its init recorded it: the same process the registry
     // names, without a registry lookup per publish. A dead one means a restart.
+    // A server on a thread node cannot be asked synchronously; its record
+    // forgets it as soon as its exit is seen here (see relay.ts).
     const pid = record.server;
-    if (pid === null || !this.system.isAlive(pid)) {
-      if (record.deleted) throw new TopicNotFoundError(record.name);
-      throw new TopicUnavailableError(record.name);
+    if (pid === null || (record.remote === null && !this.system.isAlive(pid))) {
+      throw this.unavailable(record);
     }
     return pid as Pid<TopicProtocol>;
+  }
+
+  /** The relay of a topic on a thread node; throws `TopicUnavailableError` while it restarts. */
+  private relayOf(record: TopicRecord): Pid<RelayProtocol> {
+    const pid = record.remote!.relay;
+    if (pid === null || !this.system.isAlive(pid)) throw this.unavailable(record);
+    return pid as Pid<RelayProtocol>;
+  }
+
+  private unavailable(record: TopicRecord): TopicNotFoundError | TopicUnavailableError {
+    return record.deleted
+      ? new TopicNotFoundError(record.name)
+      : new TopicUnavailableError(record.name);
   }
 
   /** Checks a publish and builds its message (the topic stamps its offset and timestamp). */
@@ -540,7 +679,9 @@ export class Broker {
         partitionKey = key;
       }
     }
-    if (record.pending >= limits.maxPendingPublishes) {
+    const remote = record.remote;
+    const pending = remote === null ? record.pending : remote.cells.pending();
+    if (pending >= limits.maxPendingPublishes) {
       throw new TopicOverloadedError(record.name, limits.maxPendingPublishes);
     }
     return new Message(this.runtime.ids.take(), record.name, payload, metadata, partitionKey, size);

@@ -28,7 +28,7 @@
  * | `onError`      | none            | `(error, message) => void \| 'unsubscribe'`          |
  * | `onEnd`        | none            | `(end: SubscriptionEnd) => void`                     |
  */
-import { ActorSystem, isPid, type Pid } from '@ratatoskr/actors';
+import { ActorSystem, Threads, isPid, type Pid } from '@ratatoskr/actors';
 import { InvalidOptionError } from './errors.js';
 import type { Message, Metadata } from './message.js';
 import type { SubscriptionEnd } from './notices.js';
@@ -234,6 +234,8 @@ const SUBSCRIBE_RULES: Table<ResolvedSubscribeOptions> = {
 /** `Broker.start` options with every default filled in (`system` null: make one). */
 export interface ResolvedBrokerOptions {
   readonly system: ActorSystem | null;
+  /** 0: topics on the broker's thread; a count: start that many thread nodes; or given nodes. */
+  readonly threads: number | Threads;
   readonly topicDefaults: TopicOptions | null;
   readonly logger: BrokerLogger;
   readonly telemetry: BrokerTelemetryHook | null;
@@ -243,6 +245,11 @@ const LOGGER_METHODS = ['error', 'warn', 'info', 'debug'] as const;
 
 const BROKER_RULES: Table<ResolvedBrokerOptions> = {
   system: { default: null, expected: 'an ActorSystem', valid: (v) => v instanceof ActorSystem },
+  threads: {
+    default: 0,
+    expected: 'an integer in 0..256 (thread nodes to start), or a Threads instance',
+    valid: (v) => intIn(0, 256)(v) || v instanceof Threads,
+  },
   topicDefaults: {
     default: null,
     expected: 'topic options (an object)',
@@ -259,9 +266,21 @@ const BROKER_RULES: Table<ResolvedBrokerOptions> = {
   telemetry: { default: null, expected: 'a function (event) => void', valid: isFunction },
 };
 
-/** Resolves `Broker.start` options (topic defaults are resolved by `resolveTopicOptions`). */
+/**
+ * Resolves `Broker.start` options (topic defaults are resolved by
+ * `resolveTopicOptions`). Given thread nodes must serve the given system.
+ */
 export function resolveBrokerOptions(input: object | undefined): ResolvedBrokerOptions {
-  return resolve(BROKER_RULES, input, '');
+  const options = resolve(BROKER_RULES, input, '');
+  const { threads, system } = options;
+  if (threads instanceof Threads && system !== null && threads.system !== system) {
+    throw new InvalidOptionError(
+      'threads',
+      "thread nodes started on the broker's system (Threads.start(options.system))",
+      threads,
+    );
+  }
+  return options;
 }
 
 /**

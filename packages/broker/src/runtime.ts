@@ -1,11 +1,12 @@
 /**
  * What every process of one broker shares: the actor system, the topic
- * registry, the current topic table, the logger and telemetry hook, the
- * clock and the id source. One `BrokerRuntime` lives as long as its broker;
- * the table inside it is replaced when the store process restarts (see
- * `store.ts`), exactly as an ETS table dies with its owner.
+ * registry, the thread nodes hosting topics (if any), the current topic
+ * table, the logger and telemetry hook, the clock and the id source. One
+ * `BrokerRuntime` lives as long as its broker; the table inside it is
+ * replaced when the store process restarts (see `store.ts`), exactly as an
+ * ETS table dies with its owner.
  */
-import type { ActorSystem, Pid, Registry } from '@ratatoskr/actors';
+import type { ActorSystem, Pid, Registry, Threads } from '@ratatoskr/actors';
 import { IdSource } from './message.js';
 import type { ResolvedTopicOptions } from './options.js';
 import type { TopicTable } from './table.js';
@@ -19,6 +20,8 @@ export interface BrokerNames {
   readonly topics: string;
   /** The topic registry's owner. */
   readonly registry: string;
+  /** Prefix of the keys of topics on thread nodes (and of their relays' names). */
+  readonly relay: string;
 }
 
 export class BrokerRuntime {
@@ -27,6 +30,7 @@ export class BrokerRuntime {
   /** The running store process, or null. Subscriber processes monitor it. */
   storePid: Pid | null = null;
   readonly ids = new IdSource();
+  private topicKeys = 0;
   /** Epoch milliseconds at clock time 0, so that `now()` reads the injected clock. */
   private readonly epoch: number;
 
@@ -38,8 +42,19 @@ export class BrokerRuntime {
     readonly logger: BrokerLogger,
     readonly telemetry: BrokerTelemetryHook | null,
     readonly topicDefaults: ResolvedTopicOptions,
+    /** The thread nodes that host this broker's topics; null when topics run on this thread. */
+    readonly threads: Threads | null,
   ) {
     this.epoch = Date.now() - system.clock.now();
+  }
+
+  /**
+   * A key for a new topic hosted on a thread, never given twice in this
+   * process: it names the topic's entry in its thread's table and is the
+   * local name of its relay.
+   */
+  topicKey(name: string): string {
+    return `${this.names.relay}${name}#${++this.topicKeys}`;
   }
 
   /** Wall-clock time in epoch ms, advancing with the system's clock (a `SimulatedClock` in tests). */

@@ -20,8 +20,8 @@ import { TopicNotFoundError, TopicUnavailableError } from './errors.js';
 import { RetainedLog } from './log.js';
 import type { ResolvedTopicOptions } from './options.js';
 import type { SubscriptionEndReason } from './notices.js';
+import type { RemoteTopic } from './remote-topic.js';
 import type { Subscription } from './subscription.js';
-import type { TopicProtocol } from './topic-server.js';
 
 /** Per-topic counters, shared by the topic server and its subscriptions. */
 export class TopicCounters {
@@ -51,11 +51,19 @@ export class TopicRecord {
   /**
    * The topic's server, as its latest incarnation recorded it in `init` (it
    * is also registered in the topic registry under the topic's name). May be
-   * a dead pid while the server restarts.
+   * a dead pid while the server restarts. For a topic on a thread node: the
+   * server last started there (recorded by its start), null from the moment
+   * its exit is seen here until the next one runs.
    */
-  server: Pid<TopicProtocol> | null = null;
+  server: Pid | null = null;
   /** Topic server processes started for this record so far. */
   incarnations = 0;
+  /**
+   * For a topic hosted on a thread node: its main-thread part (see
+   * `remote-topic.ts`); its `log` then stays empty, the log being on the
+   * thread. Null for a topic on this thread.
+   */
+  remote: RemoteTopic | null = null;
   /** Publish requests sent and not yet handled (bounded by `maxPendingPublishes`). */
   pending = 0;
   /**
@@ -121,9 +129,14 @@ export function topicCallError(record: TopicRecord, error: unknown): unknown {
 export class TopicTable {
   readonly topics = new Map<string, TopicRecord>();
 
-  /** Ends every subscription of every topic (the table is being dropped). */
+  /**
+   * Ends every subscription of every topic (the table is being dropped), and
+   * marks every topic hosted on a thread deleted, so that its server stops
+   * and its thread drops its state.
+   */
   endAll(reason: SubscriptionEndReason): void {
     for (const record of this.topics.values()) {
+      record.remote?.cells.markDeleted();
       for (const sub of record.subs) sub.close(reason);
     }
   }

@@ -27,7 +27,8 @@ export type BrokerLogRecord =
       topic: string;
       restarts: number;
       subscribers: number;
-      retained: number;
+      /** Messages retained; null for a topic on a thread node (its log is there). */
+      retained: number | null;
     }
   | { label: 'topic_created'; topic: string }
   | { label: 'topic_deleted'; topic: string; subscribers: number };

@@ -313,20 +313,36 @@ function stats(state: TopicState, ctx: Context): TopicStats {
     restarts: counters.restarts,
     mailboxLength: info === undefined ? 0 : info.mailboxLength,
     createdAt: record.createdAt,
-    subscribers: record.subs.map((sub) => ({
-      ref: sub.ref,
-      subscriberId: sub.options.subscriberId,
-      kind: sub.kindName,
-      queued: sub.queued,
-      delivered: sub.delivered,
-      dropped: sub.dropped,
-      errors: sub.errors,
-    })),
+    subscribers: subscriberStats(record),
   };
 }
 
+/** Each live subscription's stats, for `TopicStats.subscribers`. */
+export function subscriberStats(record: TopicRecord): SubscriberStats[] {
+  return record.subs.map((sub) => ({
+    ref: sub.ref,
+    subscriberId: sub.options.subscriberId,
+    kind: sub.kindName,
+    queued: sub.queued,
+    delivered: sub.delivered,
+    dropped: sub.dropped,
+    errors: sub.errors,
+  }));
+}
+
 function restarted(state: TopicState): void {
-  const { record, runtime } = state;
+  noteRestart(state.record, state.runtime, state.record.log.length);
+}
+
+/**
+ * Counts a restart of a topic's server, and reports it (telemetry and a
+ * warning). `retained` is null when the log is on another thread.
+ */
+export function noteRestart(
+  record: TopicRecord,
+  runtime: BrokerRuntime,
+  retained: number | null,
+): void {
   record.counters.restarts++;
   runtime.telemetry?.({
     type: 'topic_restarted',
@@ -338,6 +354,6 @@ function restarted(state: TopicState): void {
     topic: record.name,
     restarts: record.counters.restarts,
     subscribers: record.subs.length,
-    retained: record.log.length,
+    retained,
   });
 }

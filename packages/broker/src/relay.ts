@@ -1,0 +1,379 @@
+/**
+ * The relay: the main thread's half of a topic hosted on a thread node. One
+ * GenServer per such topic, a `transient` child of the broker's topics
+ * supervisor (beside the topic's server, which runs on the thread),
+ * registered under a local name that the topic server sends to.
+ *
+ * The topic server (thread) accepts publishes: it stamps, retains and, while
+ * the topic has subscribers, forwards each accepted message to the relay.
+ * The relay owns everything subscriber-side, on the thread where subscriber
+ * code runs: it spawns and monitors the subscription processes and pushes
+ * each forwarded message into every subscription's bounded queue, applying
+ * the overflow policy there, exactly as an in-thread topic does (see
+ * `subscription.ts`); delivery, drop, error and disconnect counts are kept
+ * in the topic's record on this thread. Its handlers never run subscriber
+ * code and never wait, so a slow subscriber slows nothing else.
+ *
+ * ## One stream, one seam
+ * Everything the topic server sends the relay comes in one ordered stream:
+ * accepted messages, and reports of joins and stats. A subscriber sends its
+ * join to the topic server itself (`RemoteTopic.join`), so that the join is
+ * ordered with that subscriber's own later publishes, as an in-thread
+ * subscribe is; the topic server places it in the stream (`joined`, with
+ * the replay) and the relay starts the subscription there: after every
+ * message accepted before the join and before every message after it
+ * (replay then live, no gap, no duplicate). The relay does not wait for
+ * `stats` reports (it keeps relaying): it parks the caller's `From` under a
+ * tag and answers when the report arrives, so the delivery counts it gives
+ * include every message the topic had accepted when it reported.
+ *
+ * | request       | kind | reply                                                                   |
+ * |---------------|------|-------------------------------------------------------------------------|
+ * | `unsubscribe` | call | whether the subscription was live on this topic                         |
+ * | `stats`       | call | `TopicStats` (once the topic reported), `TopicUnavailableError` or `TopicNotFoundError` |
+ *
+ * ## Failures
+ * The relay monitors the topic's current server. When it goes down, calls
+ * and joins waiting on it fail with `TopicUnavailableError` (or
+ * `TopicNotFoundError` for a deleted topic) at once, and the record forgets
+ * the server, so
+ * publishes fail fast until the supervisor has started the next one (which
+ * tells the relay, `ServerStarted`). A relay that crashes (a bug, or `kill`)
+ * is restarted with the record's subscriptions intact; messages forwarded
+ * to it meanwhile, or still in its mailbox, are lost.
+ */
+import {
+  DownMessage,
+  GenServer,
+  ignore,
+  noreply,
+  ok,
+  reply,
+  stop,
+  type Context,
+  type From,
+  type Pid,
+  type Protocol,
+  type Ref,
+} from '@ratatoskr/actors';
+import { TopicNotFoundError, TopicUnavailableError } from './errors.js';
+import { EMPTY_METADATA, Message, stamp, type Metadata } from './message.js';
+import type { RemoteTopic } from './remote-topic.js';
+import type { BrokerRuntime } from './runtime.js';
+import { START, type Subscription } from './subscription.js';
+import type { TopicRecord } from './table.js';
+import {
+  isWireMessage,
+  type IdleCast,
+  type JoinedReport,
+  type StatsCast,
+  type StatsReport,
+  type WireMessage,
+} from './thread-protocol.js';
+import {
+  subscriberStats,
+  type STATS_REQUEST,
+  type TopicStats,
+  type UnsubscribeRequest,
+} from './topic-server.js';
+
+/** Sent to the relay by the start of a topic server: watch this one now. */
+export class ServerStarted {
+  constructor(readonly pid: Pid) {}
+}
+
+/** The relay's protocol: the calls the broker handle makes, and their replies. */
+export type RelayProtocol = Protocol<
+  UnsubscribeRequest | typeof STATS_REQUEST,
+  {
+    unsubscribe: boolean;
+    stats: TopicStats | TopicUnavailableError | TopicNotFoundError;
+  },
+  never
+>;
+
+/** The relay's start argument. */
+export interface RelayArgs {
+  readonly record: TopicRecord;
+  readonly runtime: BrokerRuntime;
+}
+
+/** Every reply the relay gives. */
+type RelayReply = boolean | TopicStats | TopicUnavailableError | TopicNotFoundError;
+
+/** A `stats` call parked until the topic server's report arrives. */
+interface Parked {
+  readonly from: From<RelayReply>;
+  readonly server: Pid;
+}
+
+const IDLE: IdleCast = Object.freeze({ type: 'idle' });
+
+/** Per-process state: what a restart rebuilds from the record. */
+export class RelayState {
+  /** This incarnation's monitors on subscription processes. */
+  readonly monitors = new Map<Ref, Subscription>();
+  readonly parked = new Map<number, Parked>();
+  /** The topic server this relay monitors, and the monitor. */
+  watched: Pid | null = null;
+  private watchRef: Ref | null = null;
+  /** The server last told to stop forwarding (told once, until the next join). */
+  private idled: Pid | null = null;
+  private tags = 0;
+
+  constructor(
+    readonly record: TopicRecord,
+    readonly remote: RemoteTopic,
+  ) {}
+
+  nextTag(): number {
+    return ++this.tags;
+  }
+
+  /** Monitors `pid` (the topic's current server) instead of the previous one. */
+  watch(pid: Pid, ctx: Context): void {
+    if (this.watched === pid) return;
+    if (this.watchRef !== null) ctx.demonitor(this.watchRef, { flush: true });
+    this.watched = pid;
+    this.watchRef = ctx.monitor(pid);
+  }
+
+  isWatch(ref: Ref): boolean {
+    return ref === this.watchRef;
+  }
+
+  /** The watched server went down. */
+  unwatch(): void {
+    this.watched = this.watchRef = null;
+  }
+
+  /**
+   * Tells the server to stop forwarding when no subscription is left, nor a
+   * join pending. A join sent meanwhile by a subscriber reaches the server
+   * after this (one channel, in order), and turns forwarding on again.
+   */
+  idleIfUnused(ctx: Context): void {
+    const server = this.record.server;
+    if (this.record.subs.length > 0 || this.remote.joining.size > 0 || server === null) return;
+    if (this.idled === server) return;
+    this.idled = server;
+    ctx.cast(server, IDLE);
+  }
+
+  /** A join was placed: the server forwards again, and must be told again when unused. */
+  joined(): void {
+    this.idled = null;
+  }
+}
+
+export const Relay: GenServer<RelayState, RelayArgs, RelayProtocol, unknown> = {
+  init({ record }, ctx) {
+    // Deleted while this relay was being restarted: do not come back.
+    if (record.deleted || record.remote === null) return ignore();
+    const state = new RelayState(record, record.remote);
+    record.remote.relay = ctx.self;
+    for (const sub of record.subs) watchSubscription(state, sub, ctx);
+    if (record.server !== null) state.watch(record.server, ctx);
+    return ok(state);
+  },
+
+  handleCall(request, from, state, ctx) {
+    // Deleted, and about to be stopped: refuse what is still queued.
+    if (state.record.deleted) return stop('shutdown', state);
+    switch (request.type) {
+      case 'unsubscribe':
+        return reply(unsubscribe(state, request.ref, ctx), state);
+      case 'stats':
+        return askStats(state, from, ctx);
+    }
+  },
+
+  handleInfo(message, state, ctx) {
+    if (isWireMessage(message)) relay(state, message, ctx);
+    else if (message instanceof DownMessage) down(state, message, ctx);
+    else if (message instanceof ServerStarted) state.watch(message.pid, ctx);
+    else if (isReport(message)) answer(state, message, ctx);
+    return noreply(state);
+  },
+
+  formatState(state) {
+    const { record } = state;
+    return { topic: record.name, subscribers: record.subs.length, parked: state.parked.size };
+  },
+};
+
+function isReport(message: unknown): message is JoinedReport | StatsReport {
+  const type = (message as { type?: unknown } | null)?.type;
+  return type === 'joined' || type === 'stats';
+}
+
+/** The error a call gets when the topic's server is gone: the topic is restarting, or was deleted. */
+function unavailable(record: TopicRecord): TopicUnavailableError | TopicNotFoundError {
+  return record.deleted
+    ? new TopicNotFoundError(record.name)
+    : new TopicUnavailableError(record.name);
+}
+
+// ------------------------------------------------------------------ delivery
+
+/** Turns a forwarded message back into a `Message`, shared by every subscriber here. */
+export function toMessage(wire: WireMessage): Message {
+  const message = new Message(
+    wire.id,
+    wire.topic,
+    wire.payload,
+    isEmpty(wire.metadata) ? EMPTY_METADATA : wire.metadata,
+    wire.partitionKey,
+    wire.size,
+  );
+  stamp(message, wire.offset, wire.timestamp);
+  return message;
+}
+
+function isEmpty(metadata: Metadata): boolean {
+  for (const key in metadata) if (Object.hasOwn(metadata, key)) return false;
+  return true;
+}
+
+/** Queues a forwarded message for every subscription, as an in-thread topic's `accept` does. */
+function relay(state: RelayState, wire: WireMessage, ctx: Context): void {
+  const subs = state.record.subs;
+  if (subs.length === 0) {
+    state.idleIfUnused(ctx);
+    return;
+  }
+  const message = toMessage(wire);
+  let disconnected = false;
+  for (let i = 0; i < subs.length; i++) {
+    if (!subs[i]!.offer(message)) disconnected = true;
+  }
+  if (disconnected) {
+    state.record.removeClosed();
+    state.idleIfUnused(ctx);
+  }
+}
+
+// ------------------------------------------------------------------ subscriptions
+
+function watchSubscription(state: RelayState, sub: Subscription, ctx: Context): void {
+  const ref = ctx.monitor(sub.pid!);
+  sub.monitorRef = ref;
+  state.monitors.set(ref, sub);
+}
+
+/**
+ * The topic server placed a join in its stream (the subscriber sent it, see
+ * `RemoteTopic.join`): the subscription starts here, before every message
+ * that follows in the stream, after its replay.
+ */
+function joined(state: RelayState, report: JoinedReport, ctx: Context): void {
+  const { record, remote } = state;
+  state.joined();
+  const joining = remote.joining.get(report.tag);
+  if (joining === undefined) return; // it failed meanwhile (its server went down)
+  remote.joining.delete(report.tag);
+  if (record.deleted) {
+    joining.reject(new TopicNotFoundError(record.name));
+    return;
+  }
+  const sub = joining.sub;
+  try {
+    // The one fallible step comes first: if spawning throws, nothing has changed.
+    sub.pid = ctx.spawn(sub.receive);
+  } catch (error) {
+    joining.reject(error);
+    state.idleIfUnused(ctx);
+    return;
+  }
+  watchSubscription(state, sub, ctx);
+  record.add(sub);
+  ctx.send(sub.pid, START);
+  if (report.replay !== null) sub.beginReplay(report.replay.map(toMessage));
+  joining.resolve(sub);
+}
+
+function unsubscribe(state: RelayState, ref: Ref, ctx: Context): boolean {
+  const record = state.record;
+  const sub = record.byRef.get(ref);
+  if (sub === undefined) return false;
+  record.remove(sub);
+  const monitorRef = sub.monitorRef;
+  if (monitorRef !== null) {
+    ctx.demonitor(monitorRef, { flush: true });
+    state.monitors.delete(monitorRef);
+    sub.monitorRef = null;
+  }
+  sub.close('unsubscribed');
+  state.idleIfUnused(ctx);
+  return true;
+}
+
+function down(state: RelayState, message: DownMessage, ctx: Context): void {
+  const sub = state.monitors.get(message.ref);
+  if (sub !== undefined) {
+    state.monitors.delete(message.ref);
+    sub.monitorRef = null;
+    state.record.remove(sub);
+    state.idleIfUnused(ctx);
+    return;
+  }
+  if (!state.isWatch(message.ref)) return;
+  // The topic's server is gone: publishes fail fast until the next one runs.
+  state.unwatch();
+  const { record } = state;
+  if (record.server === message.pid) record.server = null;
+  state.remote.failJoins(record.server);
+  for (const [tag, parked] of state.parked) {
+    if (parked.server !== message.pid) continue;
+    state.parked.delete(tag);
+    GenServer.reply(parked.from, unavailable(record));
+  }
+}
+
+// ------------------------------------------------------------------ stats
+
+function askStats(state: RelayState, from: From<RelayReply>, ctx: Context) {
+  const server = state.record.server;
+  if (server === null) return reply(unavailable(state.record), state);
+  const tag = state.nextTag();
+  state.watch(server, ctx);
+  state.parked.set(tag, { from, server });
+  const ask: StatsCast = { type: 'stats', tag };
+  ctx.cast(server, ask);
+  return noreply(state);
+}
+
+/** A report from the topic server: a join to place, or the stats call parked under its tag. */
+function answer(state: RelayState, report: JoinedReport | StatsReport, ctx: Context): void {
+  if (report.type === 'joined') {
+    joined(state, report, ctx);
+    return;
+  }
+  const parked = state.parked.get(report.tag);
+  if (parked === undefined) return;
+  state.parked.delete(report.tag);
+  GenServer.reply(parked.from, statsOf(state.record, report));
+}
+
+/** The topic's stats: its log's side from the report, its subscribers' side from here. */
+function statsOf(record: TopicRecord, report: StatsReport): TopicStats {
+  const { counters } = record;
+  return {
+    topic: record.name,
+    messageCount: report.messageCount,
+    retainedMessages: report.retainedMessages,
+    retainedBytes: report.retainedBytes,
+    oldestOffset: report.oldestOffset,
+    newestOffset: report.newestOffset,
+    nextOffset: report.nextOffset,
+    subscriberCount: record.subs.length,
+    delivered: counters.delivered,
+    dropped: counters.dropped,
+    errors: counters.errors,
+    disconnects: counters.disconnects,
+    restarts: counters.restarts,
+    mailboxLength: report.mailboxLength,
+    createdAt: record.createdAt,
+    subscribers: subscriberStats(record),
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * The main thread's part of a topic hosted on a thread node: where its
+ * server runs, its relay, its shared cells, and what a failed publish to it
+ * means. It hangs off the topic's `TopicRecord` (`record.remote`), which
+ * keeps, on the main thread, everything that must outlive a thread: the
+ * subscriptions (their queues and processes), the delivery counters, the
+ * restart count.
+ */
+import { UncloneableError, type ActorSystem, type Pid } from '@ratatoskr/actors';
+import { TopicCells } from './cells.js';
+import { InvalidPayloadError, TopicNotFoundError, TopicUnavailableError } from './errors.js';
+import type { Subscription } from './subscription.js';
+import { topicCallError, type TopicRecord } from './table.js';
+import type { JoinCast } from './thread-protocol.js';
+
+/** A subscription waiting for its topic server to place its join in the stream. */
+export interface Joining {
+  readonly sub: Subscription;
+  /** The server the join was sent to: if it goes down first, the join fails. */
+  readonly server: Pid;
+  resolve(sub: Subscription): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Whether `error` says a value could not be structured-cloned: refused by
+ * the runtime's codec before sending (`UncloneableError`), or by
+ * `postMessage` itself (a `DataCloneError`, for exotic values the codec let
+ * through).
+ */
+export function isUncloneable(error: unknown): boolean {
+  return (
+    error instanceof UncloneableError || (error instanceof Error && error.name === 'DataCloneError')
+  );
+}
+
+export class RemoteTopic {
+  readonly cells = new TopicCells();
+  /** The node the topic's server runs on (and keeps its table entry on); null before its first start. */
+  node: number | null = null;
+  /** The topic's relay, as its `init` recorded it; may be a dead pid while it restarts. */
+  relay: Pid | null = null;
+  /**
+   * Joins sent and not yet placed, by tag. Kept here rather than in the
+   * relay so that the subscriber sends its join itself (ordered with its own
+   * later publishes, as an in-thread subscribe is) and a relay restart
+   * loses none; the relay completes them (see `relay.ts`).
+   */
+  readonly joining = new Map<number, Joining>();
+  private tags = 0;
+
+  constructor(
+    private readonly record: TopicRecord,
+    /**
+     * Names the topic's entry in its thread's table (never reused in this
+     * process), and is the local name its relay registers, where the topic
+     * server sends what it forwards.
+     */
+    readonly key: string,
+  ) {}
+
+  /**
+   * Rethrows a failed publish call as what it means to the caller: a
+   * payload the structured clone refused (`invalid_payload`: nothing was
+   * sent), or what `topicCallError` says. Made once per topic.
+   */
+  readonly rejectPublish = (error: unknown): never => {
+    throw this.publishError(error);
+  };
+
+  /**
+   * Sends `sub`'s join to `server` now, and resolves once the relay has
+   * placed it in the topic's stream (the subscription then runs). Rejects
+   * with `TopicUnavailableError` (or `TopicNotFoundError`) if the server
+   * goes down first.
+   */
+  join(system: ActorSystem, server: Pid, sub: Subscription): Promise<Subscription> {
+    const tag = ++this.tags;
+    const joined = new Promise<Subscription>((resolve, reject) => {
+      this.joining.set(tag, { sub, server, resolve, reject });
+    });
+    const join: JoinCast = { type: 'join', tag, from: sub.options.from };
+    system.cast(server, join);
+    return joined;
+  }
+
+  /** Fails every join sent to a server other than `current` (those servers are gone). */
+  failJoins(current: Pid | null): void {
+    for (const [tag, joining] of this.joining) {
+      if (joining.server === current) continue;
+      this.joining.delete(tag);
+      joining.reject(
+        this.record.deleted
+          ? new TopicNotFoundError(this.record.name)
+          : new TopicUnavailableError(this.record.name),
+      );
+    }
+  }
+
+  /** What a publish that failed with `error` rejects with; un-counts it if it was never sent. */
+  publishError(error: unknown): unknown {
+    if (!isUncloneable(error)) return topicCallError(this.record, error);
+    this.cells.uncountSent();
+    const detail = error instanceof Error ? error.message : String(error);
+    return new InvalidPayloadError(
+      this.record.name,
+      `a value that cannot be copied to another thread (${detail})`,
+    );
+  }
+}

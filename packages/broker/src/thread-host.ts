@@ -1,0 +1,229 @@
+/**
+ * The thread side of a broker whose topics run on thread nodes
+ * (`Broker.start({ threads })`). A thread node imports this module (it is
+ * named by its URL, as code crossing threads must be) and starts one
+ * `ThreadTopicServer` per topic placed on it.
+ *
+ * ## The thread's table
+ * Each thread keeps the durable state of the topics placed on it in a table
+ * of this module (`HostedTopic`: the retained log, the offsets, whether
+ * accepted messages are forwarded), keyed by the topic's incarnation key.
+ * The table lives as long as the thread, so a topic server that crashes (a
+ * bug, or `kill`) is restarted on the same thread, by its supervisor on the
+ * main thread, with its retained messages and offsets intact, as an
+ * in-thread topic is from the store's table. A thread that dies takes its
+ * table with it: the topic is restarted on a live thread with an empty log,
+ * its offsets continuing from the shared `nextOffset` cell (see `cells.ts`).
+ * An entry is dropped when its topic is deleted (or its broker stopped):
+ * by the server's `terminate`, or, for a server that was killed instead, by
+ * the next topic server that starts on this thread.
+ *
+ * ## One server per entry
+ * A topic server that a supervisor restarts may find its predecessor still
+ * running for a moment: a supervisor shutting down a child on another thread
+ * does not wait for it to exit. The newest server owns the entry; an older
+ * one that handles anything after that stops (`shutdown`) without touching
+ * the entry, so two servers never write one log.
+ *
+ * The server never calls subscriber code, the broker's logger or its
+ * telemetry: those live on the main thread. It accepts, retains and
+ * forwards; the relay on the main thread does the rest (see `relay.ts`).
+ */
+import { ignore, noreply, ok, reply, stop, remoteName } from '@ratatoskr/actors';
+import type { Context, GenServer, Pid, Protocol, RemoteName } from '@ratatoskr/actors';
+import { TopicCells } from './cells.js';
+import { RetainedLog } from './log.js';
+import { stamp, type Message } from './message.js';
+import type { ResolvedTopicOptions } from './options.js';
+import {
+  isWireMessage,
+  type JoinCast,
+  type RelayInfo,
+  type ThreadTopicArgs,
+  type ThreadTopicCall,
+  type ThreadTopicCast,
+  type WireMessage,
+} from './thread-protocol.js';
+
+/** One topic's durable state on its thread. */
+class HostedTopic {
+  readonly log: RetainedLog;
+  /** Whether accepted messages go to the relay (true while the topic has subscribers). */
+  forwarding: boolean;
+  /** The server that owns this entry: the newest one started for it. */
+  owner: Pid | null = null;
+
+  constructor(
+    readonly key: string,
+    readonly options: ResolvedTopicOptions,
+    readonly cells: TopicCells,
+    forwarding: boolean,
+  ) {
+    this.log = new RetainedLog(options.retention);
+    // A topic new to this thread continues the offsets of the thread it was on.
+    const next = cells.nextOffset;
+    this.log.firstOffset = next;
+    this.log.nextOffset = next;
+    this.forwarding = forwarding;
+  }
+}
+
+/** This thread's table of hosted topics, by key. */
+const hosted = new Map<string, HostedTopic>();
+
+/** Epoch ms at this thread's clock time 0, for message timestamps. */
+let epoch: number | null = null;
+
+/** Timer message: evict retained messages past their age. */
+const SWEEP: unique symbol = Symbol('sweep');
+
+/** The server's per-process state. */
+class ServerState {
+  constructor(
+    readonly topic: HostedTopic,
+    readonly relay: RemoteName,
+    readonly self: Pid,
+  ) {}
+
+  /** Whether this server may still act: its topic is not deleted and no newer server owns it. */
+  get current(): boolean {
+    return this.topic.owner === this.self && !this.topic.cells.deleted;
+  }
+}
+
+type ThreadTopicProtocol = Protocol<
+  ThreadTopicCall,
+  { publish: string; batch: true },
+  ThreadTopicCast
+>;
+
+/** Drops the entries of deleted topics whose server ended without `terminate` (killed). */
+function purgeDeleted(): void {
+  for (const [key, topic] of hosted) {
+    if (topic.cells.deleted && topic.owner === null) hosted.delete(key);
+  }
+}
+
+/** The topic server for a topic placed on a thread node. */
+export const ThreadTopicServer: GenServer<ServerState, ThreadTopicArgs, ThreadTopicProtocol> = {
+  init(args, ctx) {
+    const cells = new TopicCells(args.cells);
+    // Deleted while this server was being (re)started: do not come back.
+    if (cells.deleted) return ignore();
+    purgeDeleted();
+    epoch ??= Date.now() - ctx.system.clock.now();
+    let topic = hosted.get(args.key);
+    if (topic === undefined) {
+      topic = new HostedTopic(args.key, args.options, cells, args.forwarding);
+      hosted.set(args.key, topic);
+    }
+    // From now on this server owns the entry: an older one counts and does nothing more.
+    topic.owner = ctx.self;
+    cells.resetHandled();
+    const maxAgeMs = args.options.retention.maxAgeMs;
+    if (maxAgeMs !== Infinity) ctx.sendInterval(ctx.self, SWEEP, sweepInterval(maxAgeMs));
+    return ok(new ServerState(topic, remoteName(args.relayNode, args.relayName), ctx.self));
+  },
+
+  handleCall(request, _from, state, ctx) {
+    // Deleted or superseded: refuse what is still queued; the callers learn
+    // why from the main thread's record (topic_not_found or topic_unavailable).
+    if (!state.current) return stop('shutdown', state);
+    state.topic.cells.countHandled();
+    if (isWireMessage(request)) return reply(accept(state, request, ctx), state);
+    for (const item of request.items) accept(state, item, ctx);
+    return reply(true as const, state);
+  },
+
+  handleCast(request, state, ctx) {
+    if (!state.current) return stop('shutdown', state);
+    if (isWireMessage(request)) {
+      state.topic.cells.countHandled();
+      accept(state, request, ctx);
+      return noreply(state);
+    }
+    switch (request?.type) {
+      case 'join':
+        join(state, request, ctx);
+        break;
+      case 'stats':
+        ctx.send(state.relay, statsReport(state, request.tag, ctx));
+        break;
+      case 'idle':
+        state.topic.forwarding = false;
+        break;
+      default:
+        // A request this server does not know is a bug: crash, as OTP does.
+        throw new TypeError(`topic server ${ctx.self} got an unknown cast`);
+    }
+    return noreply(state);
+  },
+
+  handleInfo(message, state, ctx) {
+    if (message === SWEEP && state.current) state.topic.log.evictExpired(now(ctx));
+    return noreply(state);
+  },
+
+  terminate(_reason, state) {
+    const { topic } = state;
+    if (topic.owner !== state.self) return;
+    topic.owner = null;
+    if (topic.cells.deleted) hosted.delete(topic.key);
+  },
+
+  formatState(state) {
+    const { topic } = state;
+    return { key: topic.key, retained: topic.log.length, nextOffset: topic.log.nextOffset };
+  },
+};
+
+/** Wall-clock time in epoch ms, on this thread's clock. */
+function now(ctx: Context): number {
+  return (epoch ?? 0) + ctx.system.clock.now();
+}
+
+/** How often age-based eviction runs: half the age limit, within 1 s..60 s. */
+function sweepInterval(maxAgeMs: number): number {
+  return Math.min(60_000, Math.max(1000, Math.floor(maxAgeMs / 2)));
+}
+
+/** Accepts one message: stamps it, retains it, forwards it to the relay. Returns its id. */
+function accept(state: ServerState, message: WireMessage, ctx: Context): string {
+  const { topic } = state;
+  const log = topic.log;
+  const time = now(ctx);
+  stamp(message as Message, log.nextOffset, time);
+  log.append(message as Message, time);
+  topic.cells.nextOffset = log.nextOffset;
+  if (topic.forwarding) ctx.send(state.relay, message);
+  return message.id;
+}
+
+/** A subscription joins: its replay, and from now on every accepted message goes to the relay. */
+function join(state: ServerState, request: JoinCast, ctx: Context): void {
+  const { topic } = state;
+  const from = request.from;
+  const replay =
+    from === 'latest'
+      ? null
+      : (topic.log.sliceFrom(from === 'earliest' ? 0 : from) as WireMessage[]);
+  topic.forwarding = true;
+  const report: RelayInfo = { type: 'joined', tag: request.tag, replay };
+  ctx.send(state.relay, report);
+}
+
+function statsReport(state: ServerState, tag: number, ctx: Context): RelayInfo {
+  const log = state.topic.log;
+  const info = ctx.system.processInfo(ctx.self);
+  return {
+    type: 'stats',
+    tag,
+    messageCount: log.nextOffset,
+    retainedMessages: log.length,
+    retainedBytes: log.bytes,
+    oldestOffset: log.oldestOffset,
+    newestOffset: log.newestOffset,
+    nextOffset: log.nextOffset,
+    mailboxLength: info === undefined ? 0 : info.mailboxLength,
+  };
+}
