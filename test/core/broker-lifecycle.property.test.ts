@@ -4,12 +4,15 @@
  * names, unknown refs and missing topics) run against a real broker and a
  * plain model. After every step the outcome (value or error code) must
  * match the model; at the end the topic set, every topic's counts, and the
- * exact messages each subscription received must match too.
+ * exact messages each subscription received must match too. It runs with
+ * topics in-thread and with topics on thread nodes (every run's broker
+ * shares the suite's thread nodes, see broker-threads-harness.ts).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Ref } from '@ratatoskr/actors';
-import { Broker } from '@ratatoskr/broker';
+import type { Broker } from '@ratatoskr/broker';
+import { BROKER_MODES, useBrokerMode, type BrokerEnv } from './broker-threads-harness.js';
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -95,8 +98,8 @@ class Model {
   }
 }
 
-async function run(ops: Op[]): Promise<void> {
-  const broker = await Broker.start();
+async function run(env: BrokerEnv, ops: Op[]): Promise<void> {
+  const broker: Broker = await env.start();
   const model = new Model();
   const refs: (Ref | undefined)[] = [];
   const received: number[][] = [];
@@ -158,10 +161,13 @@ async function run(ops: Op[]): Promise<void> {
   }
 }
 
-describe('topic lifecycle against a model', () => {
+describe.each(BROKER_MODES)('topic lifecycle against a model, $name', (mode) => {
+  const env = useBrokerMode(mode);
   it('create/delete/subscribe/unsubscribe/publish sequences agree with the model', async () => {
-    await fc.assert(fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 40 }), run), {
-      numRuns: 150,
-    });
+    const ops = fc.array(opArb, { minLength: 1, maxLength: 40 });
+    await fc.assert(
+      fc.asyncProperty(ops, (list) => run(env, list)),
+      { numRuns: 150 },
+    );
   }, 60_000);
 });

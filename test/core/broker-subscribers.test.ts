@@ -2,6 +2,9 @@
  * Subscribers (issue 4): the three kinds, bounded queues and overflow
  * policies, isolation of failing and slow subscribers, unsubscribing during
  * a delivery, filters, and cleanup after many subscribe/unsubscribe cycles.
+ * Every test runs with topics in-thread and with topics on thread nodes
+ * (see broker-threads-harness.ts): queues and overflow policies apply on the
+ * subscriber's thread either way.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Inbox } from '@ratatoskr/actors';
@@ -13,6 +16,7 @@ import {
   type BrokerTelemetryEvent,
   type Message,
 } from '@ratatoskr/broker';
+import { BROKER_MODES, subscriptionWatcher, useBrokerMode } from './broker-threads-harness.js';
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -28,332 +32,337 @@ function gate(): { promise: Promise<void>; open: () => void } {
   return { promise, open };
 }
 
-let broker: Broker;
-let events: BrokerTelemetryEvent[];
+describe.each(BROKER_MODES)('$name', (mode) => {
+  const env = useBrokerMode(mode);
+  let broker: Broker;
+  let events: BrokerTelemetryEvent[];
 
-beforeEach(async () => {
-  events = [];
-  broker = await Broker.start({ telemetry: (event) => void events.push(event) });
-  await broker.createTopic('t');
-});
+  beforeEach(async () => {
+    events = [];
+    broker = await env.start({ telemetry: (event) => void events.push(event) });
+    await broker.createTopic('t');
+  });
 
-afterEach(async () => {
-  await broker.stop();
-});
+  afterEach(async () => {
+    await broker.stop();
+  });
 
-describe('unsubscribe during a delivery', () => {
-  it('S2 unsubscribes itself while handling M1: all get M1 once, M2 reaches S1 and S3 only, count 2', async () => {
-    const got: Record<string, string[]> = { s1: [], s2: [], s3: [] };
-    await broker.subscribe('t', (m) => void got.s1!.push(m.payload as string));
-    const s2 = await broker.subscribe('t', (m) => {
-      got.s2!.push(m.payload as string);
-      void broker.unsubscribe('t', s2);
+  describe('unsubscribe during a delivery', () => {
+    it('S2 unsubscribes itself while handling M1: all get M1 once, M2 reaches S1 and S3 only, count 2', async () => {
+      const got: Record<string, string[]> = { s1: [], s2: [], s3: [] };
+      await broker.subscribe('t', (m) => void got.s1!.push(m.payload as string));
+      const s2 = await broker.subscribe('t', (m) => {
+        got.s2!.push(m.payload as string);
+        void broker.unsubscribe('t', s2);
+      });
+      await broker.subscribe('t', (m) => void got.s3!.push(m.payload as string));
+      // Both published before S2 handles M1, so M2 is already queued for S2.
+      broker.publishNoWait('t', 'M1');
+      broker.publishNoWait('t', 'M2');
+      await settle(() => got.s1!.length === 2 && got.s3!.length === 2);
+      expect(got).toEqual({ s1: ['M1', 'M2'], s2: ['M1'], s3: ['M1', 'M2'] });
+      const stats = await broker.stats('t');
+      expect(stats.subscriberCount).toBe(2);
+      expect(stats.delivered).toBe(5);
     });
-    await broker.subscribe('t', (m) => void got.s3!.push(m.payload as string));
-    // Both published before S2 handles M1, so M2 is already queued for S2.
-    broker.publishNoWait('t', 'M1');
-    broker.publishNoWait('t', 'M2');
-    await settle(() => got.s1!.length === 2 && got.s3!.length === 2);
-    expect(got).toEqual({ s1: ['M1', 'M2'], s2: ['M1'], s3: ['M1', 'M2'] });
-    const stats = await broker.stats('t');
-    expect(stats.subscriberCount).toBe(2);
-    expect(stats.delivered).toBe(5);
-  });
 
-  it('an async handler that awaits its own unsubscribe gets nothing more', async () => {
-    const got: string[] = [];
-    const ref = await broker.subscribe('t', async (m) => {
-      got.push(m.payload as string);
-      await broker.unsubscribe('t', ref);
-    });
-    for (const p of ['M1', 'M2', 'M3']) broker.publishNoWait('t', p);
-    await settle();
-    expect(got).toEqual(['M1']);
-    expect((await broker.stats('t')).subscriberCount).toBe(0);
-  });
-});
-
-describe('failing subscribers', () => {
-  it('S1 throws on every message: S2 and S3 get all 1,000 in order, publish never rejects, the topic is never restarted', async () => {
-    const topicPid = broker.topicPid('t');
-    let thrown = 0;
-    await broker.subscribe('t', () => {
-      thrown++;
-      throw new Error('S1 always fails');
-    });
-    const s2: number[] = [];
-    const s3: number[] = [];
-    await broker.subscribe('t', (m) => void s2.push(m.payload as number));
-    await broker.subscribe('t', (m) => void s3.push(m.payload as number));
-    const results = await Promise.allSettled(
-      Array.from({ length: 1000 }, (_, i) => broker.publish('t', i)),
-    );
-    expect(results.every((r) => r.status === 'fulfilled')).toBe(true);
-    await settle(() => s2.length === 1000 && s3.length === 1000 && thrown === 1000);
-    const expected = Array.from({ length: 1000 }, (_, i) => i);
-    expect(s2).toEqual(expected);
-    expect(s3).toEqual(expected);
-    const stats = await broker.stats('t');
-    expect(stats).toMatchObject({
-      errors: 1000,
-      restarts: 0,
-      subscriberCount: 3,
-      messageCount: 1000,
-    });
-    expect(broker.topicPid('t')).toBe(topicPid);
-    expect(events.filter((e) => e.type === 'subscriber_error')).toHaveLength(1000);
-  });
-
-  it('an async handler that rejects is isolated the same way; onError returning "unsubscribe" ends it', async () => {
-    const ends: SubscriptionEnd[] = [];
-    let calls = 0;
-    await broker.subscribe(
-      't',
-      async () => {
-        calls++;
-        throw new Error('async failure');
-      },
-      { onError: () => 'unsubscribe', onEnd: (end) => void ends.push(end) },
-    );
-    const good: number[] = [];
-    await broker.subscribe('t', (m) => void good.push(m.payload as number));
-    for (let i = 0; i < 5; i++) await broker.publish('t', i);
-    await settle(() => ends.length === 1 && good.length === 5);
-    expect(calls).toBe(1);
-    expect(ends[0]).toMatchObject({ reason: 'unsubscribed', topic: 't' });
-    expect(good).toEqual([0, 1, 2, 3, 4]);
-    const stats = await broker.stats('t');
-    expect(stats.subscriberCount).toBe(1);
-    expect(stats.errors).toBe(1);
-  });
-
-  it('cascading subscriber failures: subscribers whose owners die one after another are all cleaned up', async () => {
-    const owners = Array.from({ length: 10 }, () => new Inbox(broker.system));
-    for (const owner of owners) await broker.subscribe('t', () => {}, { owner: owner.pid });
-    const healthy: unknown[] = [];
-    await broker.subscribe('t', (m) => void healthy.push(m.payload));
-    for (const owner of owners) {
-      owner.close();
-      await broker.publish('t', 'after a death');
-    }
-    await settle(() => healthy.length === 10);
-    expect(healthy).toHaveLength(10);
-    expect((await broker.stats('t')).subscriberCount).toBe(1);
-  });
-});
-
-describe('overflow policies', () => {
-  /** Subscribes a handler blocked on its first message until `hold.open()`. */
-  async function slowSubscriber(
-    overflow: 'drop_oldest' | 'drop_newest' | 'disconnect',
-    owner?: Inbox,
-  ) {
-    const hold = gate();
-    const got: number[] = [];
-    const ends: SubscriptionEnd[] = [];
-    const ref = await broker.subscribe(
-      't',
-      async (m) => {
-        got.push(m.payload as number);
-        if (got.length === 1) await hold.promise;
-      },
-      { bufferSize: 10, overflow, owner: owner?.pid, onEnd: (end) => void ends.push(end) },
-    );
-    return { hold, got, ends, ref };
-  }
-
-  async function publishRange(from: number, to: number): Promise<void> {
-    for (let i = from; i <= to; i++) await broker.publish('t', i);
-  }
-
-  it('drop_oldest keeps the newest bufferSize messages and counts each drop', async () => {
-    const slow = await slowSubscriber('drop_oldest');
-    const fast: number[] = [];
-    await broker.subscribe('t', (m) => void fast.push(m.payload as number));
-    await publishRange(1, 101);
-    await settle(() => slow.got.length === 1);
-    slow.hold.open();
-    await settle(() => slow.got.length === 11);
-    expect(slow.got).toEqual([1, 92, 93, 94, 95, 96, 97, 98, 99, 100, 101]);
-    expect(fast).toHaveLength(101); // a slow subscriber slows nobody else
-    const stats = await broker.stats('t');
-    expect(stats.dropped).toBe(90);
-    expect(stats.subscribers.find((s) => s.ref === slow.ref)).toMatchObject({
-      dropped: 90,
-      delivered: 11,
-    });
-    const drops = events.filter((e) => e.type === 'message_dropped');
-    expect(drops).toHaveLength(90);
-    expect(drops[0]).toMatchObject({ policy: 'drop_oldest', topic: 't', ref: slow.ref });
-  });
-
-  it('drop_newest keeps the oldest bufferSize messages and discards arrivals', async () => {
-    const slow = await slowSubscriber('drop_newest');
-    await publishRange(1, 101);
-    await settle(() => slow.got.length === 1);
-    slow.hold.open();
-    await settle(() => slow.got.length === 11);
-    expect(slow.got).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
-    expect((await broker.stats('t')).dropped).toBe(90);
-    expect(events.filter((e) => e.type === 'message_dropped')).toHaveLength(90);
-  });
-
-  it('disconnect ends the subscription with a SlowConsumerError delivered to its owner', async () => {
-    const owner = new Inbox(broker.system);
-    const slow = await slowSubscriber('disconnect', owner);
-    await publishRange(1, 20);
-    const end = await owner.receive<SubscriptionEnd>((m) => m instanceof SubscriptionEnd);
-    expect(end.reason).toBe('slow_consumer');
-    expect(end.error).toBeInstanceOf(SlowConsumerError);
-    expect(end.error).toMatchObject({ code: 'slow_consumer', capacity: 10, topic: 't' });
-    const stats = await broker.stats('t');
-    expect(stats).toMatchObject({ subscriberCount: 0, disconnects: 1, dropped: 10 });
-    expect(events.filter((e) => e.type === 'subscriber_disconnected')).toEqual([
-      { type: 'subscriber_disconnected', topic: 't', ref: slow.ref, discarded: 10 },
-    ]);
-    // onEnd runs in the subscription's process, once its stuck handler returns.
-    expect(slow.ends).toEqual([]);
-    slow.hold.open();
-    await settle(() => slow.ends.length === 1);
-    expect(slow.ends[0]).toBe(end);
-    expect(slow.got).toEqual([1]);
-    owner.close();
-  });
-
-  it('an iterator that falls behind under disconnect throws SlowConsumerError once, then ends', async () => {
-    const stream = broker.subscribe('t', { bufferSize: 5, overflow: 'disconnect' });
-    await stream.ref();
-    await publishRange(1, 6);
-    await settle();
-    await expect(stream.next()).rejects.toBeInstanceOf(SlowConsumerError);
-    await expect(stream.next()).resolves.toEqual({ value: undefined, done: true });
-  });
-});
-
-describe('the three kinds', () => {
-  it('a process subscriber gets Message objects in its mailbox, in order', async () => {
-    const inbox = new Inbox(broker.system);
-    await broker.subscribe('t', inbox.pid);
-    for (let i = 0; i < 50; i++) await broker.publish('t', i);
-    const got: number[] = [];
-    for (let i = 0; i < 50; i++)
-      got.push((await inbox.receive<Message>(isMessage)).payload as number);
-    expect(got).toEqual(Array.from({ length: 50 }, (_, i) => i));
-    inbox.close();
-  });
-
-  it('an iterator ends cleanly on unsubscribe, on break, and on topic deletion', async () => {
-    const a = broker.subscribe('t');
-    const refA = await a.ref();
-    await broker.publish('t', 'x');
-    expect((await a.next()).value?.payload).toBe('x');
-    await broker.unsubscribe('t', refA);
-    expect(await a.next()).toEqual({ value: undefined, done: true });
-
-    const b = broker.subscribe('t');
-    await b.ref();
-    void broker.publish('t', 'y');
-    for await (const m of b) {
-      expect(m.payload).toBe('y');
-      break;
-    }
-    expect((await broker.stats('t')).subscriberCount).toBe(0);
-
-    const c = broker.subscribe('t');
-    await c.ref();
-    const reading = (async () => {
-      const seen: unknown[] = [];
-      for await (const m of c) seen.push(m.payload);
-      return seen;
-    })();
-    await broker.publish('t', 'z');
-    await settle();
-    await broker.deleteTopic('t');
-    expect(await reading).toEqual(['z']);
-  });
-
-  it('a subscribe error surfaces on the first next() of an iterator', async () => {
-    const stream = broker.subscribe('missing');
-    await expect(stream.next()).rejects.toMatchObject({ code: 'topic_not_found' });
-    await expect(stream.ref()).rejects.toMatchObject({ code: 'topic_not_found' });
-  });
-
-  it('async handlers are awaited one message at a time, in order', async () => {
-    const log: string[] = [];
-    await broker.subscribe('t', async (m) => {
-      log.push(`start ${m.payload as number}`);
-      await turn();
-      log.push(`end ${m.payload as number}`);
-    });
-    for (let i = 0; i < 3; i++) broker.publishNoWait('t', i);
-    await settle(() => log.length === 6);
-    expect(log).toEqual(['start 0', 'end 0', 'start 1', 'end 1', 'start 2', 'end 2']);
-  });
-});
-
-describe('filters and labels', () => {
-  it('a filter on metadata delivers only matching messages; subscriberId shows in stats', async () => {
-    const eu: unknown[] = [];
-    await broker.subscribe('t', (m) => void eu.push(m.payload), {
-      filter: (metadata) => metadata.region === 'eu',
-      subscriberId: 'eu-billing',
-    });
-    await broker.publish('t', 1, { metadata: { region: 'eu' } });
-    await broker.publish('t', 2, { metadata: { region: 'us' } });
-    await broker.publish('t', 3);
-    await broker.publish('t', 4, { metadata: { region: 'eu', tier: 'gold' } });
-    await settle(() => eu.length === 2);
-    expect(eu).toEqual([1, 4]);
-    const [sub] = (await broker.stats('t')).subscribers;
-    expect(sub).toMatchObject({ subscriberId: 'eu-billing', kind: 'callback', delivered: 2 });
-  });
-
-  it('a throwing filter counts as a handler error and skips the message', async () => {
-    const got: unknown[] = [];
-    await broker.subscribe('t', (m) => void got.push(m.payload), {
-      filter: (_metadata, message) => {
-        if (message.payload === 'boom') throw new Error('filter failed');
-        return true;
-      },
-    });
-    await broker.publish('t', 'a');
-    await broker.publish('t', 'boom');
-    await broker.publish('t', 'b');
-    await settle(() => got.length === 2);
-    expect(got).toEqual(['a', 'b']);
-    expect((await broker.stats('t')).errors).toBe(1);
-  });
-});
-
-describe('cleanup', () => {
-  it('10,000 subscribe/unsubscribe cycles leave no monitors, records or processes behind', async () => {
-    const system = broker.system;
-    const topicPid = broker.topicPid('t')!;
-    const processes = system.processes().length;
-    const owner = new Inbox(system);
-    for (let i = 0; i < 10_000; i++) {
-      const kind = i % 3;
-      if (kind === 2) {
-        const stream = broker.subscribe('t');
-        await stream.ref();
-        await stream.return();
-      } else {
-        const ref =
-          kind === 0
-            ? await broker.subscribe('t', () => {}, { owner: owner.pid })
-            : await broker.subscribe('t', owner.pid);
+    it('an async handler that awaits its own unsubscribe gets nothing more', async () => {
+      const got: string[] = [];
+      const ref = await broker.subscribe('t', async (m) => {
+        got.push(m.payload as string);
         await broker.unsubscribe('t', ref);
+      });
+      for (const p of ['M1', 'M2', 'M3']) broker.publishNoWait('t', p);
+      await settle();
+      expect(got).toEqual(['M1']);
+      expect((await broker.stats('t')).subscriberCount).toBe(0);
+    });
+  });
+
+  describe('failing subscribers', () => {
+    it('S1 throws on every message: S2 and S3 get all 1,000 in order, publish never rejects, the topic is never restarted', async () => {
+      const topicPid = broker.topicPid('t');
+      let thrown = 0;
+      await broker.subscribe('t', () => {
+        thrown++;
+        throw new Error('S1 always fails');
+      });
+      const s2: number[] = [];
+      const s3: number[] = [];
+      await broker.subscribe('t', (m) => void s2.push(m.payload as number));
+      await broker.subscribe('t', (m) => void s3.push(m.payload as number));
+      const results = await Promise.allSettled(
+        Array.from({ length: 1000 }, (_, i) => broker.publish('t', i)),
+      );
+      expect(results.every((r) => r.status === 'fulfilled')).toBe(true);
+      await settle(() => s2.length === 1000 && s3.length === 1000 && thrown === 1000);
+      const expected = Array.from({ length: 1000 }, (_, i) => i);
+      expect(s2).toEqual(expected);
+      expect(s3).toEqual(expected);
+      const stats = await broker.stats('t');
+      expect(stats).toMatchObject({
+        errors: 1000,
+        restarts: 0,
+        subscriberCount: 3,
+        messageCount: 1000,
+      });
+      expect(broker.topicPid('t')).toBe(topicPid);
+      expect(events.filter((e) => e.type === 'subscriber_error')).toHaveLength(1000);
+    });
+
+    it('an async handler that rejects is isolated the same way; onError returning "unsubscribe" ends it', async () => {
+      const ends: SubscriptionEnd[] = [];
+      let calls = 0;
+      await broker.subscribe(
+        't',
+        async () => {
+          calls++;
+          throw new Error('async failure');
+        },
+        { onError: () => 'unsubscribe', onEnd: (end) => void ends.push(end) },
+      );
+      const good: number[] = [];
+      await broker.subscribe('t', (m) => void good.push(m.payload as number));
+      for (let i = 0; i < 5; i++) await broker.publish('t', i);
+      await settle(() => ends.length === 1 && good.length === 5);
+      expect(calls).toBe(1);
+      expect(ends[0]).toMatchObject({ reason: 'unsubscribed', topic: 't' });
+      expect(good).toEqual([0, 1, 2, 3, 4]);
+      const stats = await broker.stats('t');
+      expect(stats.subscriberCount).toBe(1);
+      expect(stats.errors).toBe(1);
+    });
+
+    it('cascading subscriber failures: subscribers whose owners die one after another are all cleaned up', async () => {
+      const owners = Array.from({ length: 10 }, () => new Inbox(broker.system));
+      for (const owner of owners) await broker.subscribe('t', () => {}, { owner: owner.pid });
+      const healthy: unknown[] = [];
+      await broker.subscribe('t', (m) => void healthy.push(m.payload));
+      for (const owner of owners) {
+        owner.close();
+        await broker.publish('t', 'after a death');
       }
+      await settle(() => healthy.length === 10);
+      expect(healthy).toHaveLength(10);
+      expect((await broker.stats('t')).subscriberCount).toBe(1);
+    });
+  });
+
+  describe('overflow policies', () => {
+    /** Subscribes a handler blocked on its first message until `hold.open()`. */
+    async function slowSubscriber(
+      overflow: 'drop_oldest' | 'drop_newest' | 'disconnect',
+      owner?: Inbox,
+    ) {
+      const hold = gate();
+      const got: number[] = [];
+      const ends: SubscriptionEnd[] = [];
+      const ref = await broker.subscribe(
+        't',
+        async (m) => {
+          got.push(m.payload as number);
+          if (got.length === 1) await hold.promise;
+        },
+        { bufferSize: 10, overflow, owner: owner?.pid, onEnd: (end) => void ends.push(end) },
+      );
+      return { hold, got, ends, ref };
     }
-    owner.close();
-    await settle(() => system.processes().length === processes);
-    expect(system.processes().length).toBe(processes);
-    const info = system.processInfo(topicPid)!;
-    expect(info.monitors).toEqual([]);
-    expect(info.monitoredBy.length).toBeLessThanOrEqual(1);
-    const stats = await broker.stats('t');
-    expect(stats.subscriberCount).toBe(0);
-    expect(stats.subscribers).toEqual([]);
-    expect(events.filter((e) => e.type === 'subscription_ended')).toHaveLength(10_000);
-  }, 60_000);
+
+    async function publishRange(from: number, to: number): Promise<void> {
+      for (let i = from; i <= to; i++) await broker.publish('t', i);
+    }
+
+    it('drop_oldest keeps the newest bufferSize messages and counts each drop', async () => {
+      const slow = await slowSubscriber('drop_oldest');
+      const fast: number[] = [];
+      await broker.subscribe('t', (m) => void fast.push(m.payload as number));
+      await publishRange(1, 101);
+      await settle(() => slow.got.length === 1);
+      slow.hold.open();
+      await settle(() => slow.got.length === 11);
+      expect(slow.got).toEqual([1, 92, 93, 94, 95, 96, 97, 98, 99, 100, 101]);
+      expect(fast).toHaveLength(101); // a slow subscriber slows nobody else
+      const stats = await broker.stats('t');
+      expect(stats.dropped).toBe(90);
+      expect(stats.subscribers.find((s) => s.ref === slow.ref)).toMatchObject({
+        dropped: 90,
+        delivered: 11,
+      });
+      const drops = events.filter((e) => e.type === 'message_dropped');
+      expect(drops).toHaveLength(90);
+      expect(drops[0]).toMatchObject({ policy: 'drop_oldest', topic: 't', ref: slow.ref });
+    });
+
+    it('drop_newest keeps the oldest bufferSize messages and discards arrivals', async () => {
+      const slow = await slowSubscriber('drop_newest');
+      await publishRange(1, 101);
+      await settle(() => slow.got.length === 1);
+      slow.hold.open();
+      await settle(() => slow.got.length === 11);
+      expect(slow.got).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+      expect((await broker.stats('t')).dropped).toBe(90);
+      expect(events.filter((e) => e.type === 'message_dropped')).toHaveLength(90);
+    });
+
+    it('disconnect ends the subscription with a SlowConsumerError delivered to its owner', async () => {
+      const owner = new Inbox(broker.system);
+      const slow = await slowSubscriber('disconnect', owner);
+      await publishRange(1, 20);
+      const end = await owner.receive<SubscriptionEnd>((m) => m instanceof SubscriptionEnd);
+      expect(end.reason).toBe('slow_consumer');
+      expect(end.error).toBeInstanceOf(SlowConsumerError);
+      expect(end.error).toMatchObject({ code: 'slow_consumer', capacity: 10, topic: 't' });
+      const stats = await broker.stats('t');
+      expect(stats).toMatchObject({ subscriberCount: 0, disconnects: 1, dropped: 10 });
+      expect(events.filter((e) => e.type === 'subscriber_disconnected')).toEqual([
+        { type: 'subscriber_disconnected', topic: 't', ref: slow.ref, discarded: 10 },
+      ]);
+      // onEnd runs in the subscription's process, once its stuck handler returns.
+      expect(slow.ends).toEqual([]);
+      slow.hold.open();
+      await settle(() => slow.ends.length === 1);
+      expect(slow.ends[0]).toBe(end);
+      expect(slow.got).toEqual([1]);
+      owner.close();
+    });
+
+    it('an iterator that falls behind under disconnect throws SlowConsumerError once, then ends', async () => {
+      const stream = broker.subscribe('t', { bufferSize: 5, overflow: 'disconnect' });
+      await stream.ref();
+      await publishRange(1, 6);
+      await settle();
+      await expect(stream.next()).rejects.toBeInstanceOf(SlowConsumerError);
+      await expect(stream.next()).resolves.toEqual({ value: undefined, done: true });
+    });
+  });
+
+  describe('the three kinds', () => {
+    it('a process subscriber gets Message objects in its mailbox, in order', async () => {
+      const inbox = new Inbox(broker.system);
+      await broker.subscribe('t', inbox.pid);
+      for (let i = 0; i < 50; i++) await broker.publish('t', i);
+      const got: number[] = [];
+      for (let i = 0; i < 50; i++)
+        got.push((await inbox.receive<Message>(isMessage)).payload as number);
+      expect(got).toEqual(Array.from({ length: 50 }, (_, i) => i));
+      inbox.close();
+    });
+
+    it('an iterator ends cleanly on unsubscribe, on break, and on topic deletion', async () => {
+      const a = broker.subscribe('t');
+      const refA = await a.ref();
+      await broker.publish('t', 'x');
+      expect((await a.next()).value?.payload).toBe('x');
+      await broker.unsubscribe('t', refA);
+      expect(await a.next()).toEqual({ value: undefined, done: true });
+
+      const b = broker.subscribe('t');
+      await b.ref();
+      void broker.publish('t', 'y');
+      for await (const m of b) {
+        expect(m.payload).toBe('y');
+        break;
+      }
+      expect((await broker.stats('t')).subscriberCount).toBe(0);
+
+      const c = broker.subscribe('t');
+      await c.ref();
+      const reading = (async () => {
+        const seen: unknown[] = [];
+        for await (const m of c) seen.push(m.payload);
+        return seen;
+      })();
+      await broker.publish('t', 'z');
+      await settle();
+      await broker.deleteTopic('t');
+      expect(await reading).toEqual(['z']);
+    });
+
+    it('a subscribe error surfaces on the first next() of an iterator', async () => {
+      const stream = broker.subscribe('missing');
+      await expect(stream.next()).rejects.toMatchObject({ code: 'topic_not_found' });
+      await expect(stream.ref()).rejects.toMatchObject({ code: 'topic_not_found' });
+    });
+
+    it('async handlers are awaited one message at a time, in order', async () => {
+      const log: string[] = [];
+      await broker.subscribe('t', async (m) => {
+        log.push(`start ${m.payload as number}`);
+        await turn();
+        log.push(`end ${m.payload as number}`);
+      });
+      for (let i = 0; i < 3; i++) broker.publishNoWait('t', i);
+      await settle(() => log.length === 6);
+      expect(log).toEqual(['start 0', 'end 0', 'start 1', 'end 1', 'start 2', 'end 2']);
+    });
+  });
+
+  describe('filters and labels', () => {
+    it('a filter on metadata delivers only matching messages; subscriberId shows in stats', async () => {
+      const eu: unknown[] = [];
+      await broker.subscribe('t', (m) => void eu.push(m.payload), {
+        filter: (metadata) => metadata.region === 'eu',
+        subscriberId: 'eu-billing',
+      });
+      await broker.publish('t', 1, { metadata: { region: 'eu' } });
+      await broker.publish('t', 2, { metadata: { region: 'us' } });
+      await broker.publish('t', 3);
+      await broker.publish('t', 4, { metadata: { region: 'eu', tier: 'gold' } });
+      await settle(() => eu.length === 2);
+      expect(eu).toEqual([1, 4]);
+      const [sub] = (await broker.stats('t')).subscribers;
+      expect(sub).toMatchObject({ subscriberId: 'eu-billing', kind: 'callback', delivered: 2 });
+    });
+
+    it('a throwing filter counts as a handler error and skips the message', async () => {
+      const got: unknown[] = [];
+      await broker.subscribe('t', (m) => void got.push(m.payload), {
+        filter: (_metadata, message) => {
+          if (message.payload === 'boom') throw new Error('filter failed');
+          return true;
+        },
+      });
+      await broker.publish('t', 'a');
+      await broker.publish('t', 'boom');
+      await broker.publish('t', 'b');
+      await settle(() => got.length === 2);
+      expect(got).toEqual(['a', 'b']);
+      expect((await broker.stats('t')).errors).toBe(1);
+    });
+  });
+
+  describe('cleanup', () => {
+    it('10,000 subscribe/unsubscribe cycles leave no monitors, records or processes behind', async () => {
+      const system = broker.system;
+      // The process that monitors the subscriptions: the topic in-thread, its relay otherwise.
+      const watcher = subscriptionWatcher(broker, 't')!;
+      const processes = system.processes().length;
+      const owner = new Inbox(system);
+      for (let i = 0; i < 10_000; i++) {
+        const kind = i % 3;
+        if (kind === 2) {
+          const stream = broker.subscribe('t');
+          await stream.ref();
+          await stream.return();
+        } else {
+          const ref =
+            kind === 0
+              ? await broker.subscribe('t', () => {}, { owner: owner.pid })
+              : await broker.subscribe('t', owner.pid);
+          await broker.unsubscribe('t', ref);
+        }
+      }
+      owner.close();
+      await settle(() => system.processes().length === processes);
+      expect(system.processes().length).toBe(processes);
+      const info = system.processInfo(watcher)!;
+      // A relay keeps one monitor: on its topic's server, on the other thread.
+      expect(info.monitors).toEqual(env.onThreads ? [broker.topicPid('t')] : []);
+      expect(info.monitoredBy.length).toBeLessThanOrEqual(1);
+      const stats = await broker.stats('t');
+      expect(stats.subscriberCount).toBe(0);
+      expect(stats.subscribers).toEqual([]);
+      expect(events.filter((e) => e.type === 'subscription_ended')).toHaveLength(10_000);
+    }, 60_000);
+  });
 });
