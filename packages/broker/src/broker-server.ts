@@ -19,7 +19,7 @@
  * by crashing the server); the broker's handle throws the error.
  */
 import { noreply, ok, reply, type Context, type GenServer, type Protocol } from '@ratatoskr/actors';
-import { TopicAlreadyExistsError, TopicNotFoundError } from './errors.js';
+import { TopicAlreadyExistsError, TopicNotFoundError, TopicUnavailableError } from './errors.js';
 import type { ResolvedTopicOptions } from './options.js';
 import type { BrokerRuntime } from './runtime.js';
 import { TopicRecord } from './table.js';
@@ -28,7 +28,6 @@ import {
   restoreThreadTopic,
   runningChildren,
   startThreadTopic,
-  stopChild,
   stopThreadTopic,
 } from './thread-topics.js';
 import { runningTopics, startTopic, stopTopic, topicServer } from './topics.js';
@@ -98,10 +97,33 @@ async function create(
   } catch (error) {
     return error instanceof Error ? error : new Error(String(error));
   }
+  if (!running(ctx)) return abandon(runtime, record);
   table.topics.set(name, record);
   runtime.telemetry?.({ type: 'topic_created', topic: name });
   runtime.logger.info({ label: 'topic_created', topic: name });
   return name;
+}
+
+/**
+ * Whether this server still runs. A server killed in the middle of an async
+ * handler does not stop that handler: it runs on after each `await`. Its
+ * caller was already told (`server_exited`, and the broker's handle retries
+ * on the successor), and the successor owns the topic set, so the handler
+ * must not change the table any more.
+ */
+function running(ctx: Context): boolean {
+  return ctx.system.isAlive(ctx.self);
+}
+
+/** A create whose server was killed while the topic started: stop what was started, add nothing. */
+async function abandon(runtime: BrokerRuntime, record: TopicRecord): Promise<Error> {
+  record.deleted = true;
+  record.remote?.cells.markDeleted();
+  // The dead server's context can no longer call; the system can.
+  const system = runtime.system;
+  if (record.remote !== null) await stopThreadTopic(system, runtime, record);
+  else if (record.server !== null) await stopTopic(system, runtime, record.server);
+  return new TopicUnavailableError(record.name);
 }
 
 async function remove(
@@ -146,6 +168,7 @@ async function reconcile(runtime: BrokerRuntime, ctx: Context): Promise<void> {
     if (name === undefined || !table.topics.has(name)) await stopTopic(ctx, runtime, pid);
   }
   for (const record of table.topics.values()) {
+    if (!running(ctx)) return;
     if (topicServer(runtime, record.name) === undefined) await startTopic(ctx, runtime, record);
   }
 }
@@ -157,9 +180,12 @@ async function reconcile(runtime: BrokerRuntime, ctx: Context): Promise<void> {
  */
 async function reconcileThreadTopics(runtime: BrokerRuntime, ctx: Context): Promise<void> {
   const records = [...runtime.table!.topics.values()];
-  const running = await runningChildren(ctx, runtime);
+  const children = await runningChildren(ctx, runtime);
   const owned = new Set<unknown>();
   for (const record of records) owned.add(record.server).add(record.remote!.relay);
-  for (const pid of running) if (!owned.has(pid)) await stopChild(ctx, runtime, pid);
-  for (const record of records) await restoreThreadTopic(ctx, runtime, record, running);
+  for (const pid of children) if (!owned.has(pid)) await stopTopic(ctx, runtime, pid);
+  for (const record of records) {
+    if (!running(ctx)) return;
+    await restoreThreadTopic(ctx, runtime, record, children);
+  }
 }

@@ -27,6 +27,7 @@ import {
   DynamicSupervisor,
   StartError,
   childSpec,
+  type Caller,
   type ChildSpec,
   type Context,
   type Pid,
@@ -38,6 +39,7 @@ import type { BrokerRuntime } from './runtime.js';
 import type { TopicRecord } from './table.js';
 import type { ThreadTopicArgs } from './thread-protocol.js';
 import { noteRestart } from './topic-server.js';
+import { stopTopic } from './topics.js';
 
 /** The module thread nodes import to host topics: part of this package's build. */
 const THREAD_HOST = new URL('./thread-host.js', import.meta.url).href;
@@ -92,7 +94,7 @@ async function startServer(
     await DynamicSupervisor.startChild(ctx, runtime.names.topics, serverSpec(runtime, record));
   } catch (error) {
     const relay = record.remote!.relay;
-    if (relay !== null) await stopChild(ctx, runtime, relay);
+    if (relay !== null) await stopTopic(ctx, runtime, relay);
     throw error;
   }
 }
@@ -160,24 +162,14 @@ function placement(runtime: BrokerRuntime, record: TopicRecord): Placement {
 
 /** Stops a topic's server and relay (the topic is deleted, or not in the table). */
 export async function stopThreadTopic(
-  ctx: Context,
+  caller: Caller,
   runtime: BrokerRuntime,
   record: TopicRecord,
 ): Promise<void> {
   const { server } = record;
   const relay = record.remote!.relay;
-  if (server !== null) await stopChild(ctx, runtime, server);
-  if (relay !== null) await stopChild(ctx, runtime, relay);
-}
-
-/**
- * Stops a child of the topics supervisor. For a server on another thread
- * this sends the shutdown signal and returns: the supervisor does not wait
- * for a process of another thread to exit (its table entry is dropped by
- * the server itself, see `thread-host.ts`).
- */
-export function stopChild(ctx: Context, runtime: BrokerRuntime, pid: Pid): Promise<void> {
-  return DynamicSupervisor.terminateChild(ctx, runtime.names.topics, pid).catch(() => undefined);
+  if (server !== null) await stopTopic(caller, runtime, server);
+  if (relay !== null) await stopTopic(caller, runtime, relay);
 }
 
 /** The pids of the topics supervisor's running children. */

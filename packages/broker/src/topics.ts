@@ -4,7 +4,14 @@
  * kill, not after a deletion), registered in the topic registry under their
  * topic's name.
  */
-import { DynamicSupervisor, childSpec, via, type Context, type Pid } from '@ratatoskr/actors';
+import {
+  DynamicSupervisor,
+  childSpec,
+  via,
+  type Caller,
+  type Context,
+  type Pid,
+} from '@ratatoskr/actors';
 import type { BrokerRuntime } from './runtime.js';
 import type { TopicRecord } from './table.js';
 import { TopicServer } from './topic-server.js';
@@ -23,9 +30,15 @@ export async function startTopic(
   await DynamicSupervisor.startChild(ctx, runtime.names.topics, spec);
 }
 
-/** Stops a topic server and resolves once it has exited. */
-export function stopTopic(ctx: Context, runtime: BrokerRuntime, pid: Pid): Promise<void> {
-  return DynamicSupervisor.terminateChild(ctx, runtime.names.topics, pid).catch(() => undefined);
+/**
+ * Stops a child of the topics supervisor (a topic server, or a relay) and
+ * resolves once it has exited; for a process of another thread, once the
+ * shutdown signal is sent (a supervisor does not wait for a process of
+ * another thread to exit). `caller` may be the system itself, for a caller
+ * whose process has exited.
+ */
+export function stopTopic(caller: Caller, runtime: BrokerRuntime, pid: Pid): Promise<void> {
+  return DynamicSupervisor.terminateChild(caller, runtime.names.topics, pid).catch(() => undefined);
 }
 
 /** The topic server registered under `name`, or undefined (also while the registry restarts). */
