@@ -6,13 +6,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ActorSystem, Inbox, makeRef } from '@ratatoskr/actors';
-import {
-  Broker,
-  SubscriptionEnd,
-  SubscriberFailure,
-  isMessage,
-  type Message,
-} from '@ratatoskr/broker';
+import type { Broker } from '@ratatoskr/broker';
+import { SubscriptionEnd, SubscriberFailure, isMessage, type Message } from '@ratatoskr/broker';
 import { BROKER_MODES, useBrokerMode } from './broker-threads-harness.js';
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -8,8 +8,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Inbox } from '@ratatoskr/actors';
+import type { Broker } from '@ratatoskr/broker';
 import {
-  Broker,
   SlowConsumerError,
   SubscriptionEnd,
   isMessage,
