@@ -156,6 +156,9 @@ let brokers = 0;
 /** Event-loop turns `stop()` waits for subscription processes to finish before killing them. */
 const STOP_TURNS = 100;
 
+/** Real time a create or delete waits for the broker server to be restarted. */
+const SERVER_RESTART_MS = 5000;
+
 /** A running broker. Start one with `Broker.start()`. */
 export class Broker {
   /** The actor system the broker runs in. */
@@ -354,7 +357,7 @@ export class Broker {
       // A topic on a thread answers true: the ids are the ones made here.
       return remote === null ? ids : messages.map((m) => m.id);
     } catch (error) {
-      throw remote === null ? topicCallError(record, error) : remote.publishError(error);
+      throw remote === null ? topicCallError(record, error) : remote.batchError(error, messages);
     }
   }
 
@@ -687,16 +690,25 @@ export class Broker {
     return new Message(this.runtime.ids.take(), record.name, payload, metadata, partitionKey, size);
   }
 
-  /** Calls the broker server, waiting through a restart of it (a few scheduler turns at most). */
+  /**
+   * Calls the broker server, waiting through a restart of it: usually a few
+   * scheduler turns; longer when topics on thread nodes must be started or
+   * stopped first. Retries for up to `SERVER_RESTART_MS` of real time (each
+   * turn at first, then every millisecond), then fails with the last error.
+   */
   private async callServer<Q extends CreateTopicRequest | DeleteTopicRequest>(request: Q) {
+    const started = performance.now();
     for (let attempt = 0; ; attempt++) {
       try {
         const server = this.runtime.names.server;
         return await this.system.call<BrokerServerProtocol, Q>(server, request, Infinity);
       } catch (error) {
         const restarting = error instanceof NoProcError || error instanceof CallExitError;
-        if (!restarting || attempt >= 200 || this.stopped) throw error;
-        await new Promise((resolve) => setImmediate(resolve));
+        const waited = performance.now() - started;
+        if (!restarting || waited > SERVER_RESTART_MS || this.stopped) throw error;
+        await new Promise((resolve) =>
+          attempt < 200 ? setImmediate(resolve) : setTimeout(resolve, 1),
+        );
       }
     }
   }

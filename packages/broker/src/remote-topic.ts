@@ -8,7 +8,13 @@
  */
 import { UncloneableError, type ActorSystem, type Pid } from '@ratatoskr/actors';
 import { TopicCells } from './cells.js';
-import { InvalidPayloadError, TopicNotFoundError, TopicUnavailableError } from './errors.js';
+import {
+  InvalidBatchError,
+  InvalidPayloadError,
+  TopicNotFoundError,
+  TopicUnavailableError,
+} from './errors.js';
+import type { Message } from './message.js';
 import type { Subscription } from './subscription.js';
 import { topicCallError, type TopicRecord } from './table.js';
 import type { JoinCast } from './thread-protocol.js';
@@ -106,5 +112,27 @@ export class RemoteTopic {
       this.record.name,
       `a value that cannot be copied to another thread (${detail})`,
     );
+  }
+
+  /**
+   * What a batch that failed with `error` rejects with: for a payload the
+   * structured clone refused, `InvalidBatchError` naming the first such item
+   * (nothing was sent: a batch is one message); otherwise as `publishError`.
+   */
+  batchError(error: unknown, items: readonly Message[]): unknown {
+    const mapped = this.publishError(error);
+    if (!(mapped instanceof InvalidPayloadError)) return mapped;
+    const index = items.findIndex((item) => !cloneable(item.payload));
+    return new InvalidBatchError(this.record.name, Math.max(0, index), mapped);
+  }
+}
+
+/** Whether a structured clone accepts `value` (tried only on the failure path of a batch). */
+function cloneable(value: unknown): boolean {
+  try {
+    structuredClone(value);
+    return true;
+  } catch {
+    return false;
   }
 }
