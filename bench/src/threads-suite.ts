@@ -23,7 +23,8 @@
 import { MessageChannel } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import type { Pid, Threads } from '@ratatoskr/actors';
-import { sized, type Benchmark, type RunOutcome, type Scale } from './harness.js';
+import { sized, type Benchmark, type FigureSpec, type RunOutcome, type Scale } from './harness.js';
+import { brokerOnThreads } from './threads-broker.js';
 import type { EchoProtocol, SinkProtocol, SourceProtocol } from './threads/behaviours.js';
 import type { EchoApi } from './threads/comlink-node.js';
 import { batchSender, type BatchShape } from './threads/raw-batch.js';
@@ -240,6 +241,29 @@ export async function callRawEcho(scale: Scale): Promise<RunOutcome> {
 const BURST_TEXT = BURST.toLocaleString('en-US');
 const BATCHES = `batches of ${BURST_TEXT}`;
 
+/** The figures of a broker-on-threads run, labelled with where its topics run. */
+function brokerFigures(where: string): FigureSpec[] {
+  return [
+    { key: 'rate', label: `broker, ${where}`, unit: 'msg/s', better: 'higher' },
+    { key: 'p99', label: `broker, ${where}: publish P99`, unit: 'us', better: 'lower' },
+    {
+      key: 'eld.p99',
+      label: `broker, ${where}: main event-loop delay P99`,
+      unit: 'us',
+      better: 'lower',
+    },
+    {
+      key: 'eld.max',
+      label: `broker, ${where}: main event-loop delay max`,
+      unit: 'us',
+      better: 'lower',
+    },
+  ];
+}
+
+const BROKER_METHOD =
+  "W2's traffic at a fifth of its size: 1,000 topics with one callback subscriber each (on the main thread), 100 concurrent publishers send 2,000 awaited publishes each round-robin over the topics (200,000 messages); rate = messages / time until the last delivery; publish P99 = call to resolve; event-loop delay = how late a 1 ms monitorEventLoopDelay timer fired on the main thread while the load ran";
+
 export const threadsSuite: readonly Benchmark[] = [
   {
     id: 'threads.cast',
@@ -295,6 +319,26 @@ export const threadsSuite: readonly Benchmark[] = [
       run: callComlink,
     },
   },
+  {
+    id: 'threads.broker',
+    suite: 'threads',
+    title: 'broker, topics on 2 threads vs 1',
+    method: `Broker.start({ threads: 2 }), topics placed by hash of name; ${BROKER_METHOD}`,
+    figures: brokerFigures('topics on 2 threads'),
+    subject: brokerOnThreads(2),
+    baseline: { label: 'the same, topics on 1 thread', run: brokerOnThreads(1) },
+    runs: 3,
+  },
+  {
+    id: 'threads.broker-1',
+    suite: 'threads',
+    title: 'broker, topics on 1 thread vs on the main thread',
+    method: `Broker.start({ threads: 1 }); ${BROKER_METHOD}`,
+    figures: brokerFigures('topics on 1 thread'),
+    subject: brokerOnThreads(1),
+    baseline: { label: 'the same, topics on the main thread', run: brokerOnThreads(0) },
+    runs: 3,
+  },
 ];
 
 /** The subject workloads by name, for the profiling driver. */
@@ -302,4 +346,5 @@ export const threadsWorkloads: Readonly<Record<string, (scale: Scale) => Promise
   'threads-cast': (scale) => castToThread(scale),
   'threads-t2t': castBetweenThreads,
   'threads-call': callThread,
+  'threads-broker': brokerOnThreads(2),
 };
