@@ -289,14 +289,9 @@ export class Broker {
     } catch (error) {
       return Promise.reject(error);
     }
-    // A Message request is answered with its id (see topic-server.ts and thread-host.ts).
-    const remote = record.remote;
-    if (remote !== null) {
-      remote.cells.countSent();
-      const sent = this.system.call(pid, message, Infinity) as Promise<MessageId>;
-      return sent.then(undefined, remote.rejectPublish);
-    }
+    if (record.remote !== null) return record.remote.publish(this.system, pid, message);
     record.pending++;
+    // A Message request is answered with its id (see topic-server.ts).
     const accepted = this.system.call(pid, message, Infinity) as Promise<MessageId>;
     return accepted.then(undefined, record.rejectCall);
   }
@@ -311,18 +306,11 @@ export class Broker {
     const record = this.recordOf(topic, 'publishNoWait');
     const message = this.prepare(record, payload, options);
     const pid = this.serverOf(record);
-    const remote = record.remote;
-    if (remote !== null) {
-      remote.cells.countSent();
-      try {
-        this.system.cast(pid, message);
-      } catch (error) {
-        throw remote.publishError(error);
-      }
-      return message.id;
+    if (record.remote !== null) record.remote.publishNoWait(this.system, pid, message);
+    else {
+      record.pending++;
+      this.system.cast(pid, message);
     }
-    record.pending++;
-    this.system.cast(pid, message);
     return message.id;
   }
 
@@ -349,15 +337,12 @@ export class Broker {
       }
     });
     const pid = this.serverOf(record);
-    const remote = record.remote;
-    if (remote === null) record.pending++;
-    else remote.cells.countSent();
+    if (record.remote !== null) return record.remote.publishBatch(this.system, pid, messages);
+    record.pending++;
     try {
-      const ids = await this.system.call(pid, new BatchRequest(messages), Infinity);
-      // A topic on a thread answers true: the ids are the ones made here.
-      return remote === null ? ids : messages.map((m) => m.id);
+      return await this.system.call(pid, new BatchRequest(messages), Infinity);
     } catch (error) {
-      throw remote === null ? topicCallError(record, error) : remote.batchError(error, messages);
+      throw topicCallError(record, error);
     }
   }
 

@@ -57,18 +57,19 @@ import {
   type Ref,
 } from '@ratatoskr/actors';
 import { TopicNotFoundError, TopicUnavailableError } from './errors.js';
-import { EMPTY_METADATA, Message, stamp, type Metadata } from './message.js';
+import { EMPTY_METADATA, Message, stamp } from './message.js';
 import type { RemoteTopic } from './remote-topic.js';
 import type { BrokerRuntime } from './runtime.js';
 import { START, type Subscription } from './subscription.js';
 import type { TopicRecord } from './table.js';
-import {
-  isWireMessage,
-  type IdleCast,
-  type JoinedReport,
-  type StatsCast,
-  type StatsReport,
-  type WireMessage,
+import type {
+  ForwardBatch,
+  ForwardWire,
+  IdleCast,
+  JoinedReport,
+  RelayInfo,
+  StatsCast,
+  StatsReport,
 } from './thread-protocol.js';
 import {
   subscriberStats,
@@ -189,10 +190,12 @@ export const Relay: GenServer<RelayState, RelayArgs, RelayProtocol, unknown> = {
   },
 
   handleInfo(message, state, ctx) {
-    if (isWireMessage(message)) relay(state, message, ctx);
-    else if (message instanceof DownMessage) down(state, message, ctx);
+    if (message instanceof DownMessage) down(state, message, ctx);
     else if (message instanceof ServerStarted) state.watch(message.pid, ctx);
-    else if (isReport(message)) answer(state, message, ctx);
+    else if (isRelayInfo(message)) {
+      if (message.type === 'messages') relay(state, message, ctx);
+      else answer(state, message, ctx);
+    }
     return noreply(state);
   },
 
@@ -202,9 +205,9 @@ export const Relay: GenServer<RelayState, RelayArgs, RelayProtocol, unknown> = {
   },
 };
 
-function isReport(message: unknown): message is JoinedReport | StatsReport {
+function isRelayInfo(message: unknown): message is RelayInfo {
   const type = (message as { type?: unknown } | null)?.type;
-  return type === 'joined' || type === 'stats';
+  return type === 'messages' || type === 'joined' || type === 'stats';
 }
 
 /** The error a call gets when the topic's server is gone: the topic is restarting, or was deleted. */
@@ -217,40 +220,33 @@ function unavailable(record: TopicRecord): TopicUnavailableError | TopicNotFound
 // ------------------------------------------------------------------ delivery
 
 /** Turns a forwarded message back into a `Message`, shared by every subscriber here. */
-export function toMessage(wire: WireMessage): Message {
-  const message = new Message(
-    wire.id,
-    wire.topic,
-    wire.payload,
-    isEmpty(wire.metadata) ? EMPTY_METADATA : wire.metadata,
-    wire.partitionKey,
-    wire.size,
-  );
-  stamp(message, wire.offset, wire.timestamp);
+export function toMessage(wire: ForwardWire, topic: string): Message {
+  const [id, payload, metadata, partitionKey, size, offset, timestamp] = wire;
+  const message = new Message(id, topic, payload, metadata ?? EMPTY_METADATA, partitionKey, size);
+  stamp(message, offset, timestamp);
   return message;
 }
 
-function isEmpty(metadata: Metadata): boolean {
-  for (const key in metadata) if (Object.hasOwn(metadata, key)) return false;
-  return true;
-}
-
-/** Queues a forwarded message for every subscription, as an in-thread topic's `accept` does. */
-function relay(state: RelayState, wire: WireMessage, ctx: Context): void {
-  const subs = state.record.subs;
+/** Queues forwarded messages for every subscription, as an in-thread topic's `accept` does. */
+function relay(state: RelayState, batch: ForwardBatch, ctx: Context): void {
+  const { record } = state;
+  const subs = record.subs;
   if (subs.length === 0) {
     state.idleIfUnused(ctx);
     return;
   }
-  const message = toMessage(wire);
   let disconnected = false;
-  for (let i = 0; i < subs.length; i++) {
-    if (!subs[i]!.offer(message)) disconnected = true;
+  for (const wire of batch.items) {
+    const message = toMessage(wire, record.name);
+    for (let i = 0; i < subs.length; i++) {
+      if (!subs[i]!.offer(message)) disconnected = true;
+    }
+    if (disconnected) {
+      record.removeClosed();
+      disconnected = false;
+    }
   }
-  if (disconnected) {
-    state.record.removeClosed();
-    state.idleIfUnused(ctx);
-  }
+  state.idleIfUnused(ctx);
 }
 
 // ------------------------------------------------------------------ subscriptions
@@ -288,7 +284,9 @@ function joined(state: RelayState, report: JoinedReport, ctx: Context): void {
   watchSubscription(state, sub, ctx);
   record.add(sub);
   ctx.send(sub.pid, START);
-  if (report.replay !== null) sub.beginReplay(report.replay.map(toMessage));
+  if (report.replay !== null) {
+    sub.beginReplay(report.replay.map((wire) => toMessage(wire, record.name)));
+  }
   joining.resolve(sub);
 }
 

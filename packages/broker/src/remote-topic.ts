@@ -14,10 +14,10 @@ import {
   TopicNotFoundError,
   TopicUnavailableError,
 } from './errors.js';
-import type { Message } from './message.js';
+import { EMPTY_METADATA, type Message, type MessageId } from './message.js';
 import type { Subscription } from './subscription.js';
 import { topicCallError, type TopicRecord } from './table.js';
-import type { JoinCast } from './thread-protocol.js';
+import type { BatchCall, JoinCast, PublishWire } from './thread-protocol.js';
 
 /** A subscription waiting for its topic server to place its join in the stream. */
 export interface Joining {
@@ -74,6 +74,39 @@ export class RemoteTopic {
     throw this.publishError(error);
   };
 
+  /** Sends a publish call; resolves with the id once the topic accepted it (see `publish`). */
+  publish(system: ActorSystem, server: Pid, message: Message): Promise<MessageId> {
+    this.cells.countSent();
+    const sent = system.call(server, publishWire(message), Infinity) as Promise<MessageId>;
+    return sent.then(undefined, this.rejectPublish);
+  }
+
+  /** Sends a publish cast; throws `InvalidPayloadError` at once for a payload that cannot cross. */
+  publishNoWait(system: ActorSystem, server: Pid, message: Message): void {
+    this.cells.countSent();
+    try {
+      system.cast(server, publishWire(message));
+    } catch (error) {
+      throw this.publishError(error);
+    }
+  }
+
+  /** Sends a batch as one call; resolves with the ids made on this thread once accepted. */
+  async publishBatch(
+    system: ActorSystem,
+    server: Pid,
+    messages: readonly Message[],
+  ): Promise<MessageId[]> {
+    this.cells.countSent();
+    const batch: BatchCall = { type: 'batch', items: messages.map(publishWire) };
+    try {
+      await system.call(server, batch, Infinity);
+    } catch (error) {
+      throw this.batchError(error, messages);
+    }
+    return messages.map((m) => m.id);
+  }
+
   /**
    * Sends `sub`'s join to `server` now, and resolves once the relay has
    * placed it in the topic's stream (the subscription then runs). Rejects
@@ -125,6 +158,18 @@ export class RemoteTopic {
     const index = items.findIndex((item) => !cloneable(item.payload));
     return new InvalidBatchError(this.record.name, Math.max(0, index), mapped);
   }
+}
+
+/** A message as a publish travels to a thread node (see `thread-protocol.ts`). */
+function publishWire(message: Message): PublishWire {
+  const { metadata } = message;
+  return [
+    message.id,
+    message.payload,
+    metadata === EMPTY_METADATA ? null : metadata,
+    message.partitionKey,
+    message.size,
+  ];
 }
 
 /** Whether a structured clone accepts `value` (tried only on the failure path of a batch). */

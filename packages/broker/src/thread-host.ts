@@ -25,46 +25,102 @@
  * one that handles anything after that stops (`shutdown`) without touching
  * the entry, so two servers never write one log.
  *
+ * ## Forwarding
+ * While the topic has subscribers, each accepted message is also queued in
+ * the entry's outbox, and the outbox goes to the relay as one batch per
+ * scheduler turn of this thread (a microtask after the turn's work, so in
+ * the same `postMessage` as the turn's publish replies, in most turns). A
+ * join, stats or idle request flushes it first, keeping the stream in
+ * order. The outbox belongs to the entry, not to the server: a server
+ * killed in the middle of a turn loses none of what it accepted.
+ *
  * The server never calls subscriber code, the broker's logger or its
  * telemetry: those live on the main thread. It accepts, retains and
  * forwards; the relay on the main thread does the rest (see `relay.ts`).
  */
-import { ignore, noreply, ok, reply, stop, remoteName } from '@ratatoskr/actors';
-import type { Context, GenServer, Pid, Protocol, RemoteName } from '@ratatoskr/actors';
+import {
+  ignore,
+  noreply,
+  ok,
+  remoteName,
+  reply,
+  stop,
+  type ActorSystem,
+  type Context,
+  type GenServer,
+  type Pid,
+  type Protocol,
+  type RemoteName,
+} from '@ratatoskr/actors';
 import { TopicCells } from './cells.js';
 import { RetainedLog } from './log.js';
-import { stamp, type Message } from './message.js';
-import type { ResolvedTopicOptions } from './options.js';
+import { EMPTY_METADATA, Message, stamp } from './message.js';
 import {
-  isWireMessage,
+  isPublish,
+  type ForwardBatch,
+  type ForwardWire,
   type JoinCast,
-  type RelayInfo,
+  type JoinedReport,
+  type PublishWire,
+  type StatsReport,
   type ThreadTopicArgs,
   type ThreadTopicCall,
   type ThreadTopicCast,
-  type WireMessage,
 } from './thread-protocol.js';
 
 /** One topic's durable state on its thread. */
 class HostedTopic {
   readonly log: RetainedLog;
+  readonly cells: TopicCells;
+  readonly name: string;
+  /** Where forwarded messages and reports go. */
+  readonly relay: RemoteName;
   /** Whether accepted messages go to the relay (true while the topic has subscribers). */
   forwarding: boolean;
   /** The server that owns this entry: the newest one started for it. */
   owner: Pid | null = null;
+  /** Accepted messages not yet sent to the relay, and whether a flush is queued. */
+  private outbox: ForwardWire[] = [];
+  private flushQueued = false;
 
   constructor(
     readonly key: string,
-    readonly options: ResolvedTopicOptions,
-    readonly cells: TopicCells,
-    forwarding: boolean,
+    args: ThreadTopicArgs,
+    private readonly system: ActorSystem,
   ) {
-    this.log = new RetainedLog(options.retention);
+    this.name = args.name;
+    this.cells = new TopicCells(args.cells);
+    this.relay = remoteName(args.relayNode, args.relayName);
+    this.forwarding = args.forwarding;
+    this.log = new RetainedLog(args.options.retention);
     // A topic new to this thread continues the offsets of the thread it was on.
-    const next = cells.nextOffset;
+    const next = this.cells.nextOffset;
     this.log.firstOffset = next;
     this.log.nextOffset = next;
-    this.forwarding = forwarding;
+  }
+
+  /** Queues an accepted message for the relay; the turn's batch leaves in a microtask. */
+  forward(wire: ForwardWire): void {
+    this.outbox.push(wire);
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(this.flush);
+  }
+
+  /** Sends what the outbox holds (before any report, so that the stream stays in order). */
+  readonly flush = (): void => {
+    this.flushQueued = false;
+    const items = this.outbox;
+    if (items.length === 0) return;
+    this.outbox = [];
+    const batch: ForwardBatch = { type: 'messages', items };
+    this.system.send(this.relay, batch);
+  };
+
+  /** Sends a report to the relay, after everything accepted before it. */
+  report(report: JoinedReport | StatsReport): void {
+    this.flush();
+    this.system.send(this.relay, report);
   }
 }
 
@@ -81,7 +137,6 @@ const SWEEP: unique symbol = Symbol('sweep');
 class ServerState {
   constructor(
     readonly topic: HostedTopic,
-    readonly relay: RemoteName,
     readonly self: Pid,
   ) {}
 
@@ -114,7 +169,7 @@ export const ThreadTopicServer: GenServer<ServerState, ThreadTopicArgs, ThreadTo
     epoch ??= Date.now() - ctx.system.clock.now();
     let topic = hosted.get(args.key);
     if (topic === undefined) {
-      topic = new HostedTopic(args.key, args.options, cells, args.forwarding);
+      topic = new HostedTopic(args.key, args, ctx.system);
       hosted.set(args.key, topic);
     }
     // From now on this server owns the entry: an older one counts and does nothing more.
@@ -122,7 +177,7 @@ export const ThreadTopicServer: GenServer<ServerState, ThreadTopicArgs, ThreadTo
     cells.resetHandled();
     const maxAgeMs = args.options.retention.maxAgeMs;
     if (maxAgeMs !== Infinity) ctx.sendInterval(ctx.self, SWEEP, sweepInterval(maxAgeMs));
-    return ok(new ServerState(topic, remoteName(args.relayNode, args.relayName), ctx.self));
+    return ok(new ServerState(topic, ctx.self));
   },
 
   handleCall(request, _from, state, ctx) {
@@ -130,27 +185,29 @@ export const ThreadTopicServer: GenServer<ServerState, ThreadTopicArgs, ThreadTo
     // why from the main thread's record (topic_not_found or topic_unavailable).
     if (!state.current) return stop('shutdown', state);
     state.topic.cells.countHandled();
-    if (isWireMessage(request)) return reply(accept(state, request, ctx), state);
-    for (const item of request.items) accept(state, item, ctx);
+    if (isPublish(request)) return reply(accept(state.topic, request, ctx), state);
+    for (const item of request.items) accept(state.topic, item, ctx);
     return reply(true as const, state);
   },
 
   handleCast(request, state, ctx) {
     if (!state.current) return stop('shutdown', state);
-    if (isWireMessage(request)) {
-      state.topic.cells.countHandled();
-      accept(state, request, ctx);
+    const { topic } = state;
+    if (isPublish(request)) {
+      topic.cells.countHandled();
+      accept(topic, request, ctx);
       return noreply(state);
     }
     switch (request?.type) {
       case 'join':
-        join(state, request, ctx);
+        join(topic, request);
         break;
       case 'stats':
-        ctx.send(state.relay, statsReport(state, request.tag, ctx));
+        topic.report(statsReport(topic, request.tag, ctx));
         break;
       case 'idle':
-        state.topic.forwarding = false;
+        topic.flush();
+        topic.forwarding = false;
         break;
       default:
         // A request this server does not know is a bug: crash, as OTP does.
@@ -187,33 +244,52 @@ function sweepInterval(maxAgeMs: number): number {
   return Math.min(60_000, Math.max(1000, Math.floor(maxAgeMs / 2)));
 }
 
-/** Accepts one message: stamps it, retains it, forwards it to the relay. Returns its id. */
-function accept(state: ServerState, message: WireMessage, ctx: Context): string {
-  const { topic } = state;
+/** Accepts one message: stamps it, retains it, forwards it. Returns its id. */
+function accept(topic: HostedTopic, wire: PublishWire, ctx: Context): string {
+  const [id, payload, metadata, partitionKey, size] = wire;
   const log = topic.log;
   const time = now(ctx);
-  stamp(message as Message, log.nextOffset, time);
-  log.append(message as Message, time);
+  const offset = log.nextOffset;
+  const message = new Message(
+    id,
+    topic.name,
+    payload,
+    metadata ?? EMPTY_METADATA,
+    partitionKey,
+    size,
+  );
+  stamp(message, offset, time);
+  log.append(message, time);
   topic.cells.nextOffset = log.nextOffset;
-  if (topic.forwarding) ctx.send(state.relay, message);
-  return message.id;
+  if (topic.forwarding) topic.forward([id, payload, metadata, partitionKey, size, offset, time]);
+  return id;
+}
+
+/** A message as it travels back to the main thread. */
+function toWire(message: Message): ForwardWire {
+  const { metadata } = message;
+  return [
+    message.id,
+    message.payload,
+    metadata === EMPTY_METADATA ? null : metadata,
+    message.partitionKey,
+    message.size,
+    message.offset,
+    message.timestamp,
+  ];
 }
 
 /** A subscription joins: its replay, and from now on every accepted message goes to the relay. */
-function join(state: ServerState, request: JoinCast, ctx: Context): void {
-  const { topic } = state;
+function join(topic: HostedTopic, request: JoinCast): void {
   const from = request.from;
   const replay =
-    from === 'latest'
-      ? null
-      : (topic.log.sliceFrom(from === 'earliest' ? 0 : from) as WireMessage[]);
+    from === 'latest' ? null : topic.log.sliceFrom(from === 'earliest' ? 0 : from).map(toWire);
   topic.forwarding = true;
-  const report: RelayInfo = { type: 'joined', tag: request.tag, replay };
-  ctx.send(state.relay, report);
+  topic.report({ type: 'joined', tag: request.tag, replay });
 }
 
-function statsReport(state: ServerState, tag: number, ctx: Context): RelayInfo {
-  const log = state.topic.log;
+function statsReport(topic: HostedTopic, tag: number, ctx: Context): StatsReport {
+  const log = topic.log;
   const info = ctx.system.processInfo(ctx.self);
   return {
     type: 'stats',
