@@ -6,6 +6,7 @@
  * test of the other broker suites also runs in this mode (see
  * broker-threads-harness.ts).
  */
+import { fileURLToPath } from 'node:url';
 import { threadId } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ActorSystem, Inbox, type Pid } from '@ratatoskr/actors';
@@ -82,6 +83,33 @@ async function oneTopicPerNode(broker: Broker): Promise<[string, string]> {
   }
   const [a, b] = [...byNode.values()];
   return [a!, b!];
+}
+
+const fixture = fileURLToPath(new URL('./broker-threads-fixture.mjs', import.meta.url));
+
+/** Every topic key the broker's thread nodes hold state for (their tables), all nodes together. */
+async function hostedKeys(broker: Broker): Promise<string[]> {
+  const threads = broker.threads!;
+  const inbox = new Inbox(broker.system);
+  const keys: string[] = [];
+  for (const node of threads.list()) {
+    const reporter = await threads.spawn({ module: fixture, export: 'reportHosted', thread: node });
+    broker.system.send(reporter, { replyTo: inbox.pid });
+    keys.push(...(await inbox.receive<{ keys: string[] }>()).keys);
+    broker.system.exit(reporter, 'kill');
+  }
+  inbox.close();
+  return keys;
+}
+
+/** Polls `read` until `done` holds for its value (bounded by real time); returns the last value. */
+async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+  let value = await read();
+  for (let i = 0; i < 500 && !done(value); i++) {
+    await sleep(4);
+    value = await read();
+  }
+  return value;
 }
 
 const env = useBrokerMode({ name: 'topics on 2 threads', threads: 2 });
@@ -366,6 +394,56 @@ describe('the broker server killed while it creates a topic', () => {
   });
 });
 
+describe("the threads' tables", () => {
+  const named = (name: string) => (key: string) => key.includes(`.relay.${name}#`);
+
+  it('a deleted topic leaves no state on its thread; after a store crash the next server to start on a thread drops the lost topics', async () => {
+    await broker.createTopic('kept');
+    await broker.createTopic('gone');
+    await broker.publish('gone', 1);
+    const before = await hostedKeys(broker);
+    expect(before.filter(named('kept'))).toHaveLength(1);
+    expect(before.filter(named('gone'))).toHaveLength(1);
+
+    await broker.deleteTopic('gone');
+    // Its server drops the entry as it stops (a supervisor does not wait for another thread).
+    const afterDelete = await eventually(
+      () => hostedKeys(broker),
+      (keys) => !keys.some(named('gone')),
+    );
+    expect(afterDelete.filter(named('gone'))).toEqual([]);
+    expect(afterDelete.filter(named('kept'))).toHaveLength(1);
+
+    // A server killed (no terminate) just before its topic is deleted: the
+    // next topic server to start on that thread drops the entry.
+    await broker.createTopic('killed');
+    const node = broker.topicPid('killed')!.node;
+    broker.system.exit(broker.topicPid('killed')!, 'kill');
+    await broker.deleteTopic('killed');
+    expect((await hostedKeys(broker)).filter(named('killed'))).toHaveLength(1);
+    for (let i = 0; broker.topicPid(`next-${i - 1}`)?.node !== node; i++) {
+      await broker.createTopic(`next-${i}`);
+    }
+    expect((await hostedKeys(broker)).filter(named('killed'))).toEqual([]);
+
+    // The store dies: the table and every topic are lost; the thread entries
+    // of the lost topics are dropped by the next topic server on each thread.
+    const store = broker.processes().store!;
+    broker.system.exit(store, 'kill');
+    await settle(() => {
+      const { store: next, server } = broker.processes();
+      return next !== undefined && next !== store && server !== undefined;
+    });
+    const [a, b] = await oneTopicPerNode(broker);
+    const afterCrash = await hostedKeys(broker);
+    expect(afterCrash.filter(named('kept'))).toEqual([]);
+    expect(afterCrash.filter(named(a))).toHaveLength(1);
+    expect(afterCrash.filter(named(b))).toHaveLength(1);
+    expect(afterCrash.filter(named('next-0'))).toEqual([]);
+    expect(afterCrash.every((key) => key.includes('.relay.spread-'))).toBe(true);
+  });
+});
+
 describe('thread nodes: options and ownership', () => {
   it('refuses a threads option out of range, or thread nodes of another system', async () => {
     for (const threads of [-1, 1.5, 257, 'two']) {
@@ -396,13 +474,18 @@ describe('thread nodes: options and ownership', () => {
     expect(shared.list()).toHaveLength(2);
     expect(ends).toEqual([expect.objectContaining({ reason: 'broker_stopped' })]);
     // Its topic server ends on its thread soon after (a supervisor does not
-    // wait for a process of another thread); nothing else runs there.
+    // wait for a process of another thread), and drops its state there.
     const onThreads = async () =>
       (await shared.processes())
         .filter((n) => n.node !== broker.system.node)
         .flatMap((n) => n.pids);
-    for (let i = 0; i < 500 && (await onThreads()).length > 0; i++) await sleep(2);
-    expect(await onThreads()).toEqual([]);
+    expect(await eventually(onThreads, (pids) => pids.length === 0)).toEqual([]);
+    expect(
+      await eventually(
+        () => hostedKeys(broker),
+        (keys) => keys.length === 0,
+      ),
+    ).toEqual([]);
     const second = await Broker.start({ threads: shared });
     await second.createTopic('t');
     await expect(second.publish('t', 1)).resolves.toBeTypeOf('string');

@@ -210,18 +210,19 @@ export class Broker {
     const topicDefaults = resolveTopicOptions(resolved.topicDefaults ?? undefined);
     const given = resolved.threads instanceof Threads ? resolved.threads : null;
     const system = resolved.system ?? given?.system ?? new ActorSystem();
+    const count = typeof resolved.threads === 'number' ? resolved.threads : 0;
     let threads = given;
-    if (typeof resolved.threads === 'number' && resolved.threads > 0) {
-      threads = await Threads.start(system, { count: resolved.threads });
-    }
-    const broker = new Broker(resolved, topicDefaults, system, threads);
     try {
+      if (count > 0) threads = await Threads.start(system, { count });
+      const broker = new Broker(resolved, topicDefaults, system, threads);
       broker.tree = await startTree(broker.runtime);
+      return broker;
     } catch (error) {
-      if (broker.ownsThreads) await threads!.stop();
+      // Release what this start made: its thread nodes, its system.
+      if (count > 0) await threads?.stop();
+      if (resolved.system === null && given === null) await system.shutdown();
       throw error;
     }
-    return broker;
   }
 
   // ---------------------------------------------------------------- topics

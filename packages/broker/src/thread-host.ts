@@ -127,6 +127,15 @@ class HostedTopic {
 /** This thread's table of hosted topics, by key. */
 const hosted = new Map<string, HostedTopic>();
 
+/**
+ * The keys of the topics whose state this thread holds (its table), for
+ * introspection: run it on a thread from a module of your own (imported by
+ * the same URL) to see what a thread hosts.
+ */
+export function hostedKeys(): string[] {
+  return [...hosted.keys()];
+}
+
 /** Epoch ms at this thread's clock time 0, for message timestamps. */
 let epoch: number | null = null;
 
@@ -152,10 +161,16 @@ type ThreadTopicProtocol = Protocol<
   ThreadTopicCast
 >;
 
-/** Drops the entries of deleted topics whose server ended without `terminate` (killed). */
-function purgeDeleted(): void {
+/**
+ * Drops the entries of deleted topics whose server is gone without having
+ * dropped them (it was killed: `terminate` did not run). A scan of this
+ * thread's table, made when a topic server starts here.
+ */
+function purgeDeleted(system: ActorSystem): void {
   for (const [key, topic] of hosted) {
-    if (topic.cells.deleted && topic.owner === null) hosted.delete(key);
+    if (!topic.cells.deleted) continue;
+    const owner = topic.owner;
+    if (owner === null || !system.isAlive(owner)) hosted.delete(key);
   }
 }
 
@@ -165,7 +180,7 @@ export const ThreadTopicServer: GenServer<ServerState, ThreadTopicArgs, ThreadTo
     const cells = new TopicCells(args.cells);
     // Deleted while this server was being (re)started: do not come back.
     if (cells.deleted) return ignore();
-    purgeDeleted();
+    purgeDeleted(ctx.system);
     epoch ??= Date.now() - ctx.system.clock.now();
     let topic = hosted.get(args.key);
     if (topic === undefined) {
