@@ -15,6 +15,16 @@
  *   the table gets a running server, and any topic server whose name is not
  *   in the table (left by a crash in the middle of a delete) is stopped.
  *
+ * For a topic hosted on a thread node, "its server" is its relay and its
+ * server (see `thread-topics.ts`); on delete, its shared `deleted` cell is
+ * set in the same synchronous step, so its server refuses what is queued.
+ *
+ * A server killed in the middle of an async handler does not stop that
+ * handler: it runs on after each `await`. So after each `await`, a handler
+ * checks that its server still runs before it touches the table; a create
+ * whose server was killed stops what it started instead (its caller was
+ * told `server_exited` and retries on the successor).
+ *
  * Requests answer with a value or with the typed error as the reply (never
  * by crashing the server); the broker's handle throws the error.
  */

@@ -10,6 +10,12 @@
  * lookup per publish and names the same process); every check on a
  * publish runs here, in the caller, before anything is sent, so an invalid
  * publish fails at once and never reaches the topic.
+ *
+ * With `threads`, topic servers run on thread nodes (see `thread-topics.ts`,
+ * `thread-host.ts`, `relay.ts`): publishes go to the topic's server on its
+ * thread as tuples (`remote-topic.ts`), a subscribe sends its join there
+ * too, and unsubscribe and stats go to the topic's relay on this thread.
+ * The checks, the subscriptions and the subscriber code stay here.
  */
 import {
   ActorError,

@@ -5,10 +5,12 @@
  * registered under a local name that the topic server sends to.
  *
  * The topic server (thread) accepts publishes: it stamps, retains and, while
- * the topic has subscribers, forwards each accepted message to the relay.
- * The relay owns everything subscriber-side, on the thread where subscriber
- * code runs: it spawns and monitors the subscription processes and pushes
- * each forwarded message into every subscription's bounded queue, applying
+ * the topic has subscribers, forwards what it accepted to the relay, one
+ * batch per scheduler turn of its thread. The relay owns everything
+ * subscriber-side, on the thread where subscriber code runs: it spawns and
+ * monitors the subscription processes, turns each forwarded message back
+ * into one `Message` (shared by every subscriber here) and pushes it into
+ * every subscription's bounded queue, applying
  * the overflow policy there, exactly as an in-thread topic does (see
  * `subscription.ts`); delivery, drop, error and disconnect counts are kept
  * in the topic's record on this thread. Its handlers never run subscriber
@@ -36,11 +38,12 @@
  * The relay monitors the topic's current server. When it goes down, calls
  * and joins waiting on it fail with `TopicUnavailableError` (or
  * `TopicNotFoundError` for a deleted topic) at once, and the record forgets
- * the server, so
- * publishes fail fast until the supervisor has started the next one (which
- * tells the relay, `ServerStarted`). A relay that crashes (a bug, or `kill`)
- * is restarted with the record's subscriptions intact; messages forwarded
- * to it meanwhile, or still in its mailbox, are lost.
+ * the server, so publishes fail fast until the supervisor has started the
+ * next one (which tells the relay, `ServerStarted`). A relay that crashes (a
+ * bug, or `kill`) is restarted with the record's subscriptions intact;
+ * messages forwarded to it meanwhile, or still in its mailbox, are lost.
+ * When it has no subscription left (nor a join pending), it tells the
+ * server to stop forwarding (`idle`); a join turns forwarding on again.
  */
 import {
   DownMessage,

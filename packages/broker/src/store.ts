@@ -9,7 +9,9 @@
  * with its owner: the tree's `rest_for_one` strategy then restarts every
  * later child against the new, empty table, and the new store ends every
  * subscription of the old table with reason `broker_stopped` (their processes
- * hold no monitor on the store: that would cost every subscriber a monitor).
+ * hold no monitor on the store: that would cost every subscriber a monitor),
+ * and marks every old topic hosted on a thread deleted, so that its thread
+ * drops its state.
  */
 import { ok, type GenServer } from '@ratatoskr/actors';
 import type { BrokerRuntime } from './runtime.js';

@@ -14,8 +14,9 @@
  *
  * ## The queue
  * Each subscription has a bounded FIFO ring (`bufferSize`). The topic is its
- * only producer, the subscription's process its only consumer; both run on
- * one thread, so the ring needs no locking. The topic pushes a message and,
+ * only producer (for a topic on a thread node, the topic's relay on this
+ * thread), the subscription's process its only consumer; both run on one
+ * thread, so the ring needs no locking. The topic pushes a message and,
  * only if the process is not already awake, sends it one `WAKE`; the process
  * then drains the ring (32 messages per `WAKE`, sending itself another
  * `WAKE` to continue, so other processes interleave) and goes back to sleep

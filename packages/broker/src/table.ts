@@ -12,6 +12,10 @@
  * - a subscription's queue is written by the topic (producer) and read by
  *   the subscription's own process (consumer); its delivery counters are
  *   written by that process.
+ * For a topic hosted on a thread node, the record's log stays empty (the
+ * log is on the thread, see `thread-host.ts`), and its subscription list
+ * and queues are written by the topic's relay on this thread instead of
+ * its server (see `relay.ts`); `server` is written by the server's start.
  * Anyone may read. Records are plain class instances, never drafted by immer:
  * copying them per message would cost O(n) per publish.
  */

@@ -9,6 +9,12 @@
  * | `topics` | DynamicSupervisor of topic servers (each `transient`) | permanent | `server`, which restarts every topic from the table |
  * | `server` | the broker server (`broker-server.ts`) | permanent | nothing else; it reconciles on start |
  *
+ * With `threads`, the topics supervisor holds two children per topic: the
+ * topic's relay (on this thread) and its server (on a thread node, linked
+ * across threads; see `thread-topics.ts`). The registry is then unused by
+ * topics, and keeps its place so that the tree and its restarts are the
+ * same in both modes.
+ *
  * The order is the dependency order: each child needs only those before it,
  * so `rest_for_one` restarts exactly what depends on a failed child. The root
  * allows 5 restarts in 5 s (default intensity is 3 in 5); the topics
