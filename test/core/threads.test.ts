@@ -354,3 +354,12 @@ describe('runtime services with processes on other threads', () => {
     expect(registry.count()).toBe(0);
   });
 });
+
+describe('replies that cannot cross', () => {
+  it('a reply holding a function fails the caller with UncloneableError; the server lives on', async () => {
+    const { sys, threads } = await setup(1);
+    const pid = await threads.startServer(sys, { module: fixtures, export: 'Counter', args: 2 });
+    await expect(sys.call(pid, 'give-function')).rejects.toBeInstanceOf(UncloneableError);
+    expect(await sys.call(pid, 'get')).toBe(2);
+  });
+});

@@ -51,6 +51,7 @@ import {
   formatReason,
   isAbnormalExit,
   type ExitReason,
+  registerErrorClasses,
 } from './reasons.js';
 import {
   COMMON_RULES,
@@ -108,6 +109,8 @@ export class MaxChildrenError extends ActorError {
     );
   }
 }
+
+registerErrorClasses(MaxChildrenError);
 
 const OPTION_RULES: Record<keyof DynamicSupervisorOptions, Rule> = {
   ...COMMON_RULES,

@@ -21,6 +21,7 @@ import {
   formatReason,
   toExitReason,
   type ExitReason,
+  registerErrorClasses,
 } from './reasons.js';
 import { ActorSystem, type SpawnOptions } from './system.js';
 
@@ -206,6 +207,8 @@ export class BadReturnError extends ActorError {
     );
   }
 }
+
+registerErrorClasses(BadReturnError);
 
 interface StartControl {
   resolve(pid: Pid): void;

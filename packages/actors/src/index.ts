@@ -50,6 +50,7 @@ export {
   isOrderlyExit,
   isAbnormalExit,
   formatReason,
+  registerErrorClasses,
 } from './reasons.js';
 export type { ExitReason, ShutdownWith } from './reasons.js';
 export { GenServer, ok, ignore, reply, noreply, stop, BadReturnError } from './gen-server.js';

@@ -168,3 +168,34 @@ export class StartError extends ActorError {
     super(code, message, { cause: reason instanceof Error ? reason : undefined });
   }
 }
+
+type ErrorClass = abstract new (...args: never[]) => Error;
+const revivable = new Map<string, ErrorClass>();
+
+/**
+ * Makes error classes revivable by name when they cross a thread boundary:
+ * an error whose `name` matches a registered class arrives as an instance of
+ * that class (with its fields), not as a plain `Error`. Each class's `name`
+ * must be its class name. Libraries on the runtime register their own.
+ */
+export function registerErrorClasses(...classes: ErrorClass[]): void {
+  for (const errorClass of classes) revivable.set(errorClass.name, errorClass);
+}
+
+/** The registered class for an error name, if any. @internal */
+export function revivableErrorClass(name: string): ErrorClass | undefined {
+  return revivable.get(name);
+}
+
+registerErrorClasses(
+  ActorError,
+  ThrownValueError,
+  NoProcError,
+  CallTimeoutError,
+  CallExitError,
+  CallSelfError,
+  InvalidArgumentError,
+  NameTakenError,
+  MailboxFullError,
+  StartError,
+);

@@ -50,7 +50,12 @@ import { KIND_CALL, KIND_STOP } from './messages.js';
 import { Pid } from './pid.js';
 import { S_DEAD, type Context, type Proc, type ProcessLogic } from './process.js';
 import type { NameResolver } from './protocol.js';
-import { ActorError, InvalidArgumentError, type ExitReason } from './reasons.js';
+import {
+  ActorError,
+  InvalidArgumentError,
+  type ExitReason,
+  registerErrorClasses,
+} from './reasons.js';
 import { ActorSystem } from './system.js';
 
 /** Whether a key names at most one process (`unique`) or any number (`duplicate`). */
@@ -158,6 +163,14 @@ export class RegistryAlreadyStartedError extends ActorError {
     );
   }
 }
+
+registerErrorClasses(
+  RegistryNotRunningError,
+  KeyTakenError,
+  RegistryKeysError,
+  KeyNotHeldError,
+  RegistryAlreadyStartedError,
+);
 
 interface OptionRule {
   readonly required: boolean;

@@ -120,6 +120,7 @@ import {
   isAbnormalExit,
   isOrderlyExit,
   type ExitReason,
+  registerErrorClasses,
 } from './reasons.js';
 import { ActorSystem } from './system.js';
 
@@ -317,6 +318,15 @@ export class ChildStartError extends ActorError {
     );
   }
 }
+
+registerErrorClasses(
+  ChildNotFoundError,
+  ChildAlreadyPresentError,
+  ChildAlreadyStartedError,
+  ChildRunningError,
+  ChildRestartingError,
+  ChildStartError,
+);
 
 function describeError(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : describeValue(error);

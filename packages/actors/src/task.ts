@@ -54,6 +54,7 @@ import {
   NoProcError,
   formatReason,
   type ExitReason,
+  registerErrorClasses,
 } from './reasons.js';
 import { ActorSystem } from './system.js';
 
@@ -106,6 +107,8 @@ export class TaskSupervisorFullError extends ActorError {
     );
   }
 }
+
+registerErrorClasses(TaskExitError, TaskSupervisorFullError);
 
 // ------------------------------------------------------------------ validation
 

@@ -23,18 +23,7 @@
  * walk stops at depth 64: deeper values are left to the clone as they are.
  */
 import { Pid, Ref } from '../pid.js';
-import {
-  ActorError,
-  CallExitError,
-  CallSelfError,
-  CallTimeoutError,
-  InvalidArgumentError,
-  MailboxFullError,
-  NameTakenError,
-  NoProcError,
-  StartError,
-  ThrownValueError,
-} from '../reasons.js';
+import { ActorError, registerErrorClasses, revivableErrorClass } from '../reasons.js';
 
 const MARK = '$ratatoskr';
 const MAX_DEPTH = 64;
@@ -127,6 +116,8 @@ export class UncloneableError extends ActorError {
     );
   }
 }
+
+registerErrorClasses(UncloneableError);
 
 function refuse(value: unknown): never {
   throw new UncloneableError('', kindOf(value));
@@ -278,29 +269,10 @@ function dec(value: unknown, reviver: Reviver, depth: number): unknown {
   return record;
 }
 
-/** The runtime's own error classes come back as themselves; others as `Error` with their name. */
-const KNOWN_ERRORS: Record<string, { prototype: Error }> = {
-  ActorError,
-  CallExitError,
-  CallSelfError,
-  CallTimeoutError,
-  InvalidArgumentError,
-  MailboxFullError,
-  NameTakenError,
-  NoProcError,
-  StartError,
-  ThrownValueError,
-};
-
-/** Lets other modules (supervisors, the broker) make their error classes revivable by name. */
-export function registerErrorClass(name: string, errorClass: { prototype: Error }): void {
-  KNOWN_ERRORS[name] = errorClass;
-}
-
 function decodeError(mark: ErrorMark, reviver: Reviver, depth: number): Error {
-  const known = Object.prototype.hasOwnProperty.call(KNOWN_ERRORS, mark.name)
-    ? KNOWN_ERRORS[mark.name]
-    : undefined;
+  // Registered classes (the runtime's own, and those of libraries that
+  // register theirs) come back as themselves; others as `Error` with their name.
+  const known = revivableErrorClass(mark.name);
   const error =
     known !== undefined ? (Object.create(known.prototype) as Error) : new Error(mark.message);
   Object.defineProperty(error, 'message', {

@@ -17,7 +17,7 @@
  * task keep their name, message, stack and `code`.
  */
 import { Piscina } from 'piscina';
-import { ActorError } from '../reasons.js';
+import { ActorError, registerErrorClasses } from '../reasons.js';
 import type { Context } from '../process.js';
 import { Task, asyncStream, type AsyncStreamOptions, type Task as TaskHandle } from '../task.js';
 import type { Proc } from '../process.js';
@@ -56,6 +56,8 @@ export class PoolWorkerExitError extends ActorError {
     );
   }
 }
+
+registerErrorClasses(PoolWorkerExitError);
 
 // Pids inside pool results have no process behind them on the pool side.
 const reviver: Reviver = {

@@ -21,7 +21,18 @@ import { Pid, Ref, localNode } from '../pid.js';
 import { CallExitError, NoProcError, type ExitReason } from '../reasons.js';
 import type { ActorSystem } from '../system.js';
 import { decode, encode, type Reviver } from './codec.js';
-import type { Batch, Wire, WirePid, WireTarget } from './protocol.js';
+import {
+  FLAT_REPLY,
+  FLAT_SEND,
+  FLAT_SIZE,
+  REVIVE,
+  type Batch,
+  type Wire,
+  type WirePid,
+  type WireTarget,
+} from './protocol.js';
+
+const RESOLVED = Promise.resolve();
 
 /** What a router needs of a port: `postMessage` and message events. */
 export interface PortLike {
@@ -36,7 +47,7 @@ export interface PortLike {
  * goes out as one batch, in order, at the end of the turn (a microtask).
  */
 class Peer {
-  private out: Wire[] = [];
+  private out: Batch = [];
   private scheduled = false;
   closed = false;
   /** Calls made from this node, waiting for a reply from the peer, by call id. */
@@ -45,16 +56,26 @@ class Peer {
   constructor(
     readonly node: number,
     private readonly port: PortLike,
-    private readonly onPostError: (wire: Wire, error: unknown) => void,
+    private readonly onPostError: (entry: Batch, error: unknown) => void,
   ) {}
 
   post(wire: Wire): void {
     if (this.closed) return;
     this.out.push(wire);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      queueMicrotask(this.flush);
-    }
+    if (!this.scheduled) this.schedule();
+  }
+
+  /** Queues a flat entry (see `protocol.ts`). */
+  postFlat(tag: number, target: unknown, flags: number, data: unknown): void {
+    if (this.closed) return;
+    const out = this.out;
+    out.push(tag, target, flags, data);
+    if (!this.scheduled) this.schedule();
+  }
+
+  private schedule(): void {
+    this.scheduled = true;
+    void RESOLVED.then(this.flush);
   }
 
   readonly flush = (): void => {
@@ -68,11 +89,14 @@ class Peer {
       // The codec refused what it knows cannot cross; an exotic value it let
       // through failed the whole batch. Post one by one so only the guilty
       // entries fail, and keep the order of the others.
-      for (const wire of batch) {
+      for (let i = 0; i < batch.length;) {
+        const size = typeof batch[i] === 'number' ? FLAT_SIZE : 1;
+        const entry = batch.slice(i, i + size);
+        i += size;
         try {
-          this.port.postMessage([wire]);
+          this.port.postMessage(entry);
         } catch (entryError) {
-          this.onPostError(wire, entryError);
+          this.onPostError(entry, entryError);
         }
       }
     }
@@ -154,7 +178,7 @@ export class Router implements Reviver {
     const peer = this.peerOf(node);
     if (peer === undefined) return;
     const { data, revive } = encode(message);
-    peer.post({ t: 'send', to, kind, data, revive });
+    peer.postFlat(FLAT_SEND, to, revive ? kind | REVIVE : kind, data);
   }
 
   /** Sends a call; the reply settles `from`. Rejects at once if the node is not connected. */
@@ -221,17 +245,32 @@ export class Router implements Reviver {
 
   private receive(peer: Peer, batch: Batch): void {
     if (!Array.isArray(batch)) return;
-    for (const wire of batch) {
+    const system = this.system;
+    for (let i = 0; i < batch.length;) {
+      const head = batch[i];
       try {
-        this.dispatch(peer, wire);
+        if (head === FLAT_SEND) {
+          const flags = batch[i + 2] as number;
+          const data = flags & REVIVE ? decode(batch[i + 3], this) : batch[i + 3];
+          system.deliverRemote(batch[i + 1] as WireTarget, flags & ~REVIVE, data);
+        } else if (head === FLAT_REPLY) {
+          const from = peer.calls.get(batch[i + 1] as number);
+          if (from !== undefined) {
+            const data = batch[i + 3];
+            settleReply(from, batch[i + 2] === REVIVE ? decode(data, this) : data);
+          }
+        } else {
+          this.dispatch(peer, head as Wire);
+        }
       } catch (error) {
-        this.system.logger.error({
+        system.logger.error({
           label: 'handler_error',
           pid: `node ${peer.node}`,
           error,
-          context: `thread message ${wire.t}`,
+          context: `thread message ${typeof head === 'number' ? `flat ${head}` : (head as Wire).t}`,
         });
       }
+      i += typeof head === 'number' ? FLAT_SIZE : 1;
     }
   }
 
@@ -247,8 +286,9 @@ export class Router implements Reviver {
         return this.serveCall(peer, wire);
       case 'reply': {
         const from = peer.calls.get(wire.call);
-        if (from !== undefined)
+        if (from !== undefined) {
           settleReply(from, wire.revive ? decode(wire.data, this) : wire.data);
+        }
         return;
       }
       case 'fail': {
@@ -296,18 +336,40 @@ export class Router implements Reviver {
     const request = wire.revive ? decode(wire.data, this) : wire.data;
     const caller = this.revivePid(wire.caller);
     const callId = wire.call;
-    const answer = (value: unknown): void => {
-      const { data, revive } = encode(value);
-      peer.post({ t: 'reply', call: callId, data, revive });
-    };
     const fail = (error: unknown): void => {
       peer.post({ t: 'fail', call: callId, error: encode(error).data });
+    };
+    const answer = (value: unknown): void => {
+      let encoded: { data: unknown; revive: boolean };
+      try {
+        encoded = encode(value);
+      } catch (error) {
+        // A reply that cannot cross fails the caller's call, not the server.
+        fail(error);
+        return;
+      }
+      peer.postFlat(FLAT_REPLY, callId, encoded.revive ? REVIVE : 0, encoded.data);
     };
     this.system.serveRemoteCall(wire.to, caller, request, answer, fail);
   }
 
   /** A batch entry could not be cloned at flush time: fail its call, or report the drop. */
-  private postFailed(peer: Peer, wire: Wire, error: unknown): void {
+  private postFailed(peer: Peer, entry: Batch, error: unknown): void {
+    const head = entry[0];
+    if (head === FLAT_REPLY) {
+      peer.post({ t: 'fail', call: entry[1] as number, error: encode(error).data });
+      return;
+    }
+    if (typeof head === 'number') {
+      this.system.logger.error({
+        label: 'handler_error',
+        pid: `node ${peer.node}`,
+        error,
+        context: `message to node ${peer.node} could not be cloned and was dropped`,
+      });
+      return;
+    }
+    const wire = head as Wire;
     if (wire.t === 'call') {
       const from = peer.calls.get(wire.call);
       if (from !== undefined) settleError(from, error);

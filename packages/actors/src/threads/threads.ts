@@ -25,7 +25,7 @@
 import { availableParallelism } from 'node:os';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
-import { ActorError, InvalidArgumentError, StartError } from '../reasons.js';
+import { ActorError, InvalidArgumentError, StartError, registerErrorClasses } from '../reasons.js';
 import type { Pid } from '../pid.js';
 import type { Context } from '../process.js';
 import { ActorSystem, type ProcessInfo } from '../system.js';
@@ -66,6 +66,8 @@ export class NodeDownError extends ActorError {
     super('noconnection', `thread node ${node} is not running`);
   }
 }
+
+registerErrorClasses(NodeDownError);
 
 interface ThreadNode {
   readonly node: number;
