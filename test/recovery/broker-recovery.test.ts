@@ -9,7 +9,7 @@
  * death does is in test/core/broker-threads.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Pid } from '@ratatoskr/actors';
+import { makeRef, type Pid } from '@ratatoskr/actors';
 import type { Broker, Message, SubscriptionEnd } from '@ratatoskr/broker';
 import { BROKER_MODES, isAlive, useBrokerMode } from '../core/broker-threads-harness.js';
 
@@ -30,6 +30,19 @@ async function replaced(read: () => Pid | undefined, old: Pid | undefined): Prom
   expect(pid).toBeDefined();
   expect(pid).not.toBe(old);
   return pid!;
+}
+
+/** Resolves with how `promise` settled (`ok` or the error's code), or 'hung' after `ms` of real time. */
+async function outcome(promise: Promise<unknown>, ms = 5000): Promise<string> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hung = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('hung'), ms)));
+  const settled = promise.then(
+    () => 'ok',
+    (error: unknown) => (error as { code?: string }).code ?? String(error),
+  );
+  const result = await Promise.race([settled, hung]);
+  clearTimeout(timer);
+  return result;
 }
 
 /** Publishes, retrying while the topic restarts; returns the id once accepted. */
@@ -210,6 +223,35 @@ describe.each(BROKER_MODES)('$name', (mode) => {
       await broker.createTopic('c');
       expect(broker.topicPid('c')).toBeDefined();
       expect((await broker.health()).status).toBe('running');
+    });
+  });
+
+  describe('calls racing a restart', () => {
+    // A regression on thread nodes: joins and stats waiting on a topic server
+    // that the topics supervisor replaced were never answered.
+    it('subscribe, stats, unsubscribe and publish racing a registry crash each settle (a value or topic_unavailable)', async () => {
+      await broker.createTopic('t');
+      const ref = await broker.subscribe('t', () => {});
+      await broker.publish('t', 0);
+      for (let round = 0; round < 3; round++) {
+        const registry = broker.processes().registry!;
+        const calls = [
+          broker.subscribe('t', () => {}),
+          broker.stats('t'),
+          broker.subscribe('t').ref(),
+          broker.unsubscribe('t', round === 0 ? ref : makeRef()).catch((error: unknown) => {
+            if ((error as { code?: string }).code !== 'subscription_not_found') throw error;
+          }),
+          broker.publish('t', round),
+        ];
+        const outcomes = Promise.all(calls.map((call) => outcome(call)));
+        broker.system.exit(registry, 'kill');
+        for (const result of await outcomes) expect(['ok', 'topic_unavailable']).toContain(result);
+        await replaced(() => broker.processes().registry, registry);
+        await publishThrough(broker, 't', `after ${round}`);
+      }
+      await settle(() => broker.topicPid('t') !== undefined);
+      expect(await outcome(broker.stats('t'))).toBe('ok');
     });
   });
 

@@ -134,12 +134,18 @@ export class RelayState {
     return ++this.tags;
   }
 
-  /** Monitors `pid` (the topic's current server) instead of the previous one. */
+  /**
+   * Monitors `pid` (the topic's current server) instead of the previous one,
+   * which is gone or superseded: what waits on that one fails now (its DOWN
+   * is flushed with its monitor).
+   */
   watch(pid: Pid, ctx: Context): void {
-    if (this.watched === pid) return;
+    const previous = this.watched;
+    if (previous === pid) return;
     if (this.watchRef !== null) ctx.demonitor(this.watchRef, { flush: true });
     this.watched = pid;
     this.watchRef = ctx.monitor(pid);
+    if (previous !== null) serverGone(this, previous);
   }
 
   isWatch(ref: Ref): boolean {
@@ -319,13 +325,20 @@ function down(state: RelayState, message: DownMessage, ctx: Context): void {
     return;
   }
   if (!state.isWatch(message.ref)) return;
-  // The topic's server is gone: publishes fail fast until the next one runs.
   state.unwatch();
+  serverGone(state, message.pid);
+}
+
+/**
+ * A server of the topic is gone (or superseded): publishes fail fast until
+ * the next one runs, and what waits on it fails with `topic_unavailable`.
+ */
+function serverGone(state: RelayState, pid: Pid): void {
   const { record } = state;
-  if (record.server === message.pid) record.server = null;
+  if (record.server === pid) record.server = null;
   state.remote.failJoins(record.server);
   for (const [tag, parked] of state.parked) {
-    if (parked.server !== message.pid) continue;
+    if (parked.server !== pid) continue;
     state.parked.delete(tag);
     GenServer.reply(parked.from, unavailable(record));
   }

@@ -115,7 +115,10 @@ async function startOnThread(
 ): Promise<Pid | 'ignore'> {
   const remote = record.remote!;
   if (record.deleted) return 'ignore';
+  // The previous server is gone or about to be superseded: forget it (publishes
+  // fail fast meanwhile), and fail the joins sent to it, which it may never report.
   record.server = null;
+  remote.failJoins(null);
   const threads = runtime.threads!;
   const args: ThreadTopicArgs = {
     key: remote.key,
