@@ -323,6 +323,23 @@ describe.each(BROKER_MODES)('$name', (mode) => {
       await system.shutdown();
     });
 
+    it('stop() settles subscribes still pending (subscribed, or a typed error), never hanging', async () => {
+      const stopping = await env.start();
+      await stopping.createTopic('t');
+      const pending = Promise.allSettled([
+        stopping.subscribe('t', () => {}),
+        stopping.subscribe('t').ref(),
+      ]);
+      await stopping.stop();
+      for (const r of await pending) {
+        if (r.status === 'rejected') {
+          expect(['topic_unavailable', 'broker_stopped']).toContain(
+            (r.reason as { code?: string }).code,
+          );
+        }
+      }
+    });
+
     it('a broker on a shared system stops without stopping the system', async () => {
       const system = new ActorSystem();
       const shared = await env.start({ system });

@@ -242,6 +242,27 @@ describe.each(BROKER_MODES)('$name', (mode) => {
       expect(broker.topicPid('t')).toBeUndefined();
     });
 
+    it('subscribes racing a deletion settle: subscribed (and ended, topic_deleted) or topic_not_found, never hanging', async () => {
+      await broker.createTopic('t');
+      const ends: string[] = [];
+      const subscribes = Array.from({ length: 20 }, (_, i) =>
+        i % 2 === 0
+          ? broker.subscribe('t', () => {}, { onEnd: (end) => void ends.push(end.reason) })
+          : broker.subscribe('t').ref(),
+      );
+      const settled = Promise.allSettled(subscribes);
+      await broker.deleteTopic('t');
+      const results = await settled;
+      for (const r of results) {
+        if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(TopicNotFoundError);
+      }
+      await settle(
+        () =>
+          ends.length === results.filter((r, i) => i % 2 === 0 && r.status === 'fulfilled').length,
+      );
+      expect(ends.every((reason) => reason === 'topic_deleted')).toBe(true);
+    });
+
     it('a re-created topic of the same name starts empty with 0 subscribers', async () => {
       await broker.createTopic('t');
       await broker.subscribe('t', () => {});

@@ -149,6 +149,7 @@ async function remove(
   // (on its thread too, for a topic hosted on one).
   record.deleted = true;
   record.remote?.cells.markDeleted();
+  record.remote?.failJoins(null);
   table.topics.delete(name);
   const subscribers = record.subs.length;
   for (const sub of [...record.subs]) {

@@ -123,15 +123,21 @@ export class RemoteTopic {
     return joined;
   }
 
-  /** Fails every join sent to a server other than `current` (those servers are gone). */
-  failJoins(current: Pid | null): void {
+  /**
+   * Fails every join sent to a server other than `current` (null: every
+   * join), with `error`, or by default `TopicNotFoundError` for a deleted
+   * topic and `TopicUnavailableError` otherwise: their servers are gone, or
+   * the topic is.
+   */
+  failJoins(current: Pid | null, error?: Error): void {
     for (const [tag, joining] of this.joining) {
       if (joining.server === current) continue;
       this.joining.delete(tag);
       joining.reject(
-        this.record.deleted
-          ? new TopicNotFoundError(this.record.name)
-          : new TopicUnavailableError(this.record.name),
+        error ??
+          (this.record.deleted
+            ? new TopicNotFoundError(this.record.name)
+            : new TopicUnavailableError(this.record.name)),
       );
     }
   }

@@ -20,7 +20,7 @@
  * copying them per message would cost O(n) per publish.
  */
 import { CallExitError, NoProcError, type Pid, type Ref } from '@ratatoskr/actors';
-import { TopicNotFoundError, TopicUnavailableError } from './errors.js';
+import { BrokerStoppedError, TopicNotFoundError, TopicUnavailableError } from './errors.js';
 import { RetainedLog } from './log.js';
 import type { ResolvedTopicOptions } from './options.js';
 import type { SubscriptionEndReason } from './notices.js';
@@ -136,11 +136,16 @@ export class TopicTable {
   /**
    * Ends every subscription of every topic (the table is being dropped), and
    * marks every topic hosted on a thread deleted, so that its server stops
-   * and its thread drops its state.
+   * and its thread drops its state; subscriptions still joining such a topic
+   * fail with `BrokerStoppedError`.
    */
   endAll(reason: SubscriptionEndReason): void {
     for (const record of this.topics.values()) {
-      record.remote?.cells.markDeleted();
+      const remote = record.remote;
+      if (remote !== null) {
+        remote.cells.markDeleted();
+        remote.failJoins(null, new BrokerStoppedError('subscribe'));
+      }
       for (const sub of record.subs) sub.close(reason);
     }
   }
