@@ -41,7 +41,8 @@
  * the server, so publishes fail fast until the supervisor has started the
  * next one (which tells the relay, `ServerStarted`). A relay that crashes (a
  * bug, or `kill`) is restarted with the record's subscriptions intact;
- * messages forwarded to it meanwhile, or still in its mailbox, are lost.
+ * messages forwarded to it meanwhile, or still in its mailbox, are lost,
+ * and subscribes still joining fail with `TopicUnavailableError`.
  * When it has no subscription left (nor a join pending), it tells the
  * server to stop forwarding (`idle`); a join turns forwarding on again.
  */
@@ -182,6 +183,10 @@ export const Relay: GenServer<RelayState, RelayArgs, RelayProtocol, unknown> = {
     if (record.deleted || record.remote === null) return ignore();
     const state = new RelayState(record, record.remote);
     record.remote.relay = ctx.self;
+    // A report of a join sent while no relay ran was lost: fail the joins
+    // (a later report of one is ignored), as an in-thread topic's crash
+    // fails the subscribe calls waiting on it.
+    record.remote.failJoins(null);
     for (const sub of record.subs) watchSubscription(state, sub, ctx);
     if (record.server !== null) state.watch(record.server, ctx);
     return ok(state);

@@ -13,7 +13,7 @@ import { BrokerRuntime } from '../src/runtime.js';
 import { KIND_CALLBACK, Subscription } from '../src/subscription.js';
 import { TopicRecord } from '../src/table.js';
 import { silentLogger } from '../src/telemetry.js';
-import { STATS_REQUEST } from '../src/topic-server.js';
+import { STATS_REQUEST, UnsubscribeRequest } from '../src/topic-server.js';
 
 let system: ActorSystem;
 let runtime: BrokerRuntime;
@@ -89,5 +89,30 @@ describe('a topic server replaced while calls wait on it', () => {
     system.call(relay, STATS_REQUEST, Infinity).catch(() => undefined);
     expect(await newServer.receive()).toMatchObject({ type: 'stats' });
     expect(oldServer.messages).toEqual([]);
+  });
+});
+
+describe('a relay restarted while a subscription joins', () => {
+  // Regression: the topic's report of the join went to the relay's name while
+  // no relay was registered, was dropped, and the subscribe waited forever.
+  it('the join fails with topic_unavailable; a late report of it changes nothing', async () => {
+    const sub = new Subscription(
+      makeRef(),
+      't',
+      KIND_CALLBACK,
+      () => {},
+      null,
+      resolveSubscribeOptions(undefined),
+      record.counters,
+      runtime,
+    );
+    const joined = record.remote!.join(system, oldServer.pid, sub);
+    const join = (await oldServer.receive()) as { tag: number };
+    system.exit(relay, 'kill');
+    const next = await GenServer.start(system, Relay, { record, runtime }, { name: 'relay.t#1' });
+    await expect(joined).rejects.toBeInstanceOf(TopicUnavailableError);
+    system.send(next, { type: 'joined', tag: join.tag, replay: null });
+    expect(await system.call(next, new UnsubscribeRequest(sub.ref), Infinity)).toBe(false);
+    expect(record.subs).toEqual([]);
   });
 });
