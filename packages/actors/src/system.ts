@@ -290,8 +290,10 @@ export class ActorSystem {
    * `NoProcError`, since that is almost always a mistake.
    */
   send(dest: Dest, message: unknown): void {
-    if (dest instanceof Pid && dest._proc !== null) {
-      this.deliver(dest._proc, KIND_INFO, message);
+    if (dest instanceof Pid) {
+      const proc = dest._proc;
+      if (proc !== null) this.deliver(proc, KIND_INFO, message);
+      else if (dest.node !== localNode) this.router?.send(dest, KIND_INFO, message);
       return;
     }
     const proc = this.resolve(dest);
@@ -309,11 +311,18 @@ export class ActorSystem {
   private sendRemote(dest: Dest, kind: number, message: unknown): boolean {
     const router = this.router;
     if (router === null) return false;
+    if (dest instanceof Pid) {
+      if (dest.node === localNode) return false;
+      router.send(dest, kind, message);
+      return true;
+    }
     const remote = this.remoteTarget(dest);
     if (remote === null) return false;
-    if (typeof remote.to === 'number')
+    if (typeof remote.to === 'number') {
       router.send(router.pid(remote.node, remote.to), kind, message);
-    else router.sendNamed(remote.node, remote.to.name, kind, message);
+    } else {
+      router.sendNamed(remote.node, remote.to.name, kind, message);
+    }
     return true;
   }
 
@@ -332,8 +341,10 @@ export class ActorSystem {
 
   /** Casts `message` to a server. Never fails for a dead or unknown target. */
   cast<P>(dest: Dest<P>, message: CastOf<P>): void {
-    if (dest instanceof Pid && dest._proc !== null) {
-      this.deliver(dest._proc, KIND_CAST, message);
+    if (dest instanceof Pid) {
+      const proc = dest._proc;
+      if (proc !== null) this.deliver(proc, KIND_CAST, message);
+      else if (dest.node !== localNode) this.router?.send(dest, KIND_CAST, message);
       return;
     }
     let proc: Proc | null;
@@ -1173,15 +1184,34 @@ export class ActorSystem {
   /** A message from another node. @internal */
   deliverRemote(to: WireTarget, kind: number, message: unknown): void {
     const proc = this.localTarget(to);
-    if (proc === null) return;
-    if (kind === KIND_INFO) this.sendQuietly(proc.self, message);
-    else {
-      try {
-        this.deliver(proc, kind, message);
-      } catch {
-        // Refused by a full mailbox (`reject`): counted as a drop.
-      }
+    if (proc !== null) this.deliverFromRemote(proc, kind, message);
+  }
+
+  /** Queues a message from another node on `proc` (a local, live process). @internal */
+  deliverFromRemote(proc: Proc, kind: number, message: unknown): void {
+    try {
+      this.deliver(proc, kind, message);
+    } catch {
+      // Refused by a full mailbox (`reject`): counted as a drop; the sender
+      // is on another thread and cannot be told.
     }
+  }
+
+  /**
+   * A batch from another thread was just delivered: that callback is an
+   * event-loop turn of its own (I/O ran to bring it), so the scheduler gets
+   * a fresh budget and handles the batch before the next one is read. The
+   * backlog then waits in the port, still serialized, instead of in
+   * mailboxes as objects the garbage collector must keep copying. @internal
+   */
+  remoteTurn(): void {
+    this.sinceYield = 0;
+  }
+
+  /** The live local process with serial `id`, or null. @internal */
+  localProc(id: number): Proc | null {
+    const proc = this.procs.get(id);
+    return proc === undefined || proc.status === S_DEAD ? null : proc;
   }
 
   /** A call from another node: runs it against a local server; `answer`/`fail` go back. @internal */

@@ -19,13 +19,13 @@ import type { From } from '../call.js';
 import { settleError, settleReply } from '../call.js';
 import { Pid, Ref, localNode } from '../pid.js';
 import { CallExitError, NoProcError, type ExitReason } from '../reasons.js';
+import { S_DEAD } from '../process.js';
 import type { ActorSystem } from '../system.js';
 import { decode, encode, type Reviver } from './codec.js';
 import {
-  FLAT_REPLY,
-  FLAT_SEND,
-  FLAT_SIZE,
+  FLAGS,
   REVIVE,
+  entrySize,
   type Batch,
   type Wire,
   type WirePid,
@@ -59,17 +59,38 @@ class Peer {
     private readonly onPostError: (entry: Batch, error: unknown) => void,
   ) {}
 
+  /** Header of the message run that ends the batch, or -1 (see `protocol.ts`). */
+  private runKey = -1;
+  /** Index of that run's count slot. */
+  private runCountAt = 0;
+
   post(wire: Wire): void {
     if (this.closed) return;
     this.out.push(wire);
+    this.runKey = -1;
     if (!this.scheduled) this.schedule();
   }
 
-  /** Queues a flat entry (see `protocol.ts`). */
-  postFlat(tag: number, target: unknown, flags: number, data: unknown): void {
+  /** Queues a message; it joins the open run when it has the same header. */
+  postMessage(key: number, data: unknown): void {
     if (this.closed) return;
     const out = this.out;
-    out.push(tag, target, flags, data);
+    if (key === this.runKey) {
+      out[this.runCountAt] = (out[this.runCountAt] as number) + 1;
+      out.push(data);
+    } else {
+      out.push(key, 1, data);
+      this.runKey = key;
+      this.runCountAt = out.length - 2;
+    }
+    if (!this.scheduled) this.schedule();
+  }
+
+  /** Queues a flat reply (see `protocol.ts`). */
+  postReply(head: number, data: unknown): void {
+    if (this.closed) return;
+    this.out.push(head, data);
+    this.runKey = -1;
     if (!this.scheduled) this.schedule();
   }
 
@@ -83,6 +104,7 @@ class Peer {
     const batch = this.out;
     if (batch.length === 0 || this.closed) return;
     this.out = [];
+    this.runKey = -1;
     try {
       this.port.postMessage(batch);
     } catch (error) {
@@ -90,7 +112,7 @@ class Peer {
       // through failed the whole batch. Post one by one so only the guilty
       // entries fail, and keep the order of the others.
       for (let i = 0; i < batch.length;) {
-        const size = typeof batch[i] === 'number' ? FLAT_SIZE : 1;
+        const size = entrySize(batch, i);
         const entry = batch.slice(i, i + size);
         i += size;
         try {
@@ -178,7 +200,9 @@ export class Router implements Reviver {
     const peer = this.peerOf(node);
     if (peer === undefined) return;
     const { data, revive } = encode(message);
-    peer.postFlat(FLAT_SEND, to, revive ? kind | REVIVE : kind, data);
+    if (typeof to === 'number')
+      peer.postMessage(to * FLAGS + (revive ? kind | REVIVE : kind), data);
+    else peer.post({ t: 'send', to, kind, data, revive });
   }
 
   /** Sends a call; the reply settles `from`. Rejects at once if the node is not connected. */
@@ -245,32 +269,56 @@ export class Router implements Reviver {
 
   private receive(peer: Peer, batch: Batch): void {
     if (!Array.isArray(batch)) return;
-    const system = this.system;
     for (let i = 0; i < batch.length;) {
       const head = batch[i];
-      try {
-        if (head === FLAT_SEND) {
-          const flags = batch[i + 2] as number;
-          const data = flags & REVIVE ? decode(batch[i + 3], this) : batch[i + 3];
-          system.deliverRemote(batch[i + 1] as WireTarget, flags & ~REVIVE, data);
-        } else if (head === FLAT_REPLY) {
-          const from = peer.calls.get(batch[i + 1] as number);
-          if (from !== undefined) {
-            const data = batch[i + 3];
-            settleReply(from, batch[i + 2] === REVIVE ? decode(data, this) : data);
-          }
-        } else {
-          this.dispatch(peer, head as Wire);
-        }
-      } catch (error) {
-        system.logger.error({
-          label: 'handler_error',
-          pid: `node ${peer.node}`,
-          error,
-          context: `thread message ${typeof head === 'number' ? `flat ${head}` : (head as Wire).t}`,
-        });
-      }
-      i += typeof head === 'number' ? FLAT_SIZE : 1;
+      if (typeof head !== 'number')
+        this.guarded(peer, 'message', () => this.dispatch(peer, head as Wire));
+      else if (head >= 0) this.receiveRun(peer, batch, i, head);
+      else this.guarded(peer, 'reply', () => this.receiveReply(peer, head, batch[i + 1]));
+      i += entrySize(batch, i);
+    }
+    this.system.remoteTurn();
+  }
+
+  /** A run of messages for one process (see `protocol.ts`). */
+  private receiveRun(peer: Peer, batch: Batch, at: number, head: number): void {
+    const id = Math.floor(head / FLAGS);
+    const flags = head - id * FLAGS;
+    const kind = flags & ~REVIVE;
+    const count = batch[at + 1] as number;
+    const system = this.system;
+    const target = system.localProc(id);
+    for (let k = 0; k < count; k++) {
+      // The target may exit part-way through the run (a message made it stop).
+      if (target === null || target.status === S_DEAD) return;
+      const data = batch[at + 2 + k];
+      if ((flags & REVIVE) === 0) system.deliverFromRemote(target, kind, data);
+      else
+        this.guarded(peer, 'message', () =>
+          system.deliverFromRemote(target!, kind, decode(data, this)),
+        );
+    }
+  }
+
+  private receiveReply(peer: Peer, head: number, data: unknown): void {
+    const code = -head - 1;
+    const call = Math.floor(code / FLAGS);
+    const from = peer.calls.get(call);
+    if (from !== undefined)
+      settleReply(from, code - call * FLAGS === REVIVE ? decode(data, this) : data);
+  }
+
+  /** Runs one inbound step; an error is reported and the rest of the batch goes on. */
+  private guarded(peer: Peer, what: string, step: () => void): void {
+    try {
+      step();
+    } catch (error) {
+      this.system.logger.error({
+        label: 'handler_error',
+        pid: `node ${peer.node}`,
+        error,
+        context: `thread ${what} from node ${peer.node}`,
+      });
     }
   }
 
@@ -348,7 +396,7 @@ export class Router implements Reviver {
         fail(error);
         return;
       }
-      peer.postFlat(FLAT_REPLY, callId, encoded.revive ? REVIVE : 0, encoded.data);
+      peer.postReply(-(callId * FLAGS + (encoded.revive ? REVIVE : 0)) - 1, encoded.data);
     };
     this.system.serveRemoteCall(wire.to, caller, request, answer, fail);
   }
@@ -356,8 +404,9 @@ export class Router implements Reviver {
   /** A batch entry could not be cloned at flush time: fail its call, or report the drop. */
   private postFailed(peer: Peer, entry: Batch, error: unknown): void {
     const head = entry[0];
-    if (head === FLAT_REPLY) {
-      peer.post({ t: 'fail', call: entry[1] as number, error: encode(error).data });
+    if (typeof head === 'number' && head < 0) {
+      const call = Math.floor((-head - 1) / FLAGS);
+      peer.post({ t: 'fail', call, error: encode(error).data });
       return;
     }
     if (typeof head === 'number') {
