@@ -40,6 +40,7 @@ export function isUncloneable(error: unknown): boolean {
   );
 }
 
+/** The main thread's part of a topic hosted on a thread node (see the module doc). */
 export class RemoteTopic {
   readonly cells = new TopicCells();
   /** The node the topic's server runs on (and keeps its table entry on); null before its first start. */
@@ -47,10 +48,11 @@ export class RemoteTopic {
   /** The topic's relay, as its `init` recorded it; may be a dead pid while it restarts. */
   relay: Pid | null = null;
   /**
-   * Joins sent and not yet placed, by tag. Kept here rather than in the
-   * relay so that the subscriber sends its join itself (ordered with its own
-   * later publishes, as an in-thread subscribe is) and a relay restart
-   * loses none; the relay completes them (see `relay.ts`).
+   * Joins sent and not yet placed, by tag. Kept here, not in the relay, so
+   * that the subscriber can send its join itself (ordered with its own later
+   * publishes, as an in-thread subscribe is); the relay completes them (see
+   * `relay.ts`), and whatever ends their server, the relay or the topic
+   * fails them (`failJoins`).
    */
   readonly joining = new Map<number, Joining>();
   private tags = 0;
