@@ -19,7 +19,8 @@
  *
  * ## Restart bookkeeping (on this thread, in the supervisor's start)
  * Before a server starts, the record forgets the previous one (publishes
- * fail fast with `topic_unavailable` meanwhile); once it runs, the record
+ * fail fast with `topic_unavailable` meanwhile) and the joins sent to that
+ * one fail (it may never report them); once the new one runs, the record
  * points at it, the restart is counted and reported, and the relay is told
  * to watch it.
  */
