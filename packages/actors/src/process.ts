@@ -38,6 +38,12 @@ export function statusName(code: number): ProcessStatus {
   return STATUS_NAMES[code] ?? 'dead';
 }
 
+/** Scheduling priority of a process (see `SpawnOptions.priority`). */
+export type Priority = 'high' | 'normal' | 'low';
+export const P_HIGH = 0;
+export const P_NORMAL = 1;
+export const P_LOW = 2;
+
 /** What a bounded mailbox does with a message that finds it full. */
 export type OverflowPolicy = 'reject' | 'drop_newest' | 'drop_oldest' | 'crash';
 
@@ -157,6 +163,7 @@ export interface Context {
 export class Proc implements Context {
   status = S_WAITING;
   trapExits = false;
+  priority = P_NORMAL;
   readonly mailbox: Mailbox;
   /** 0: unbounded. */
   capacity = 0;

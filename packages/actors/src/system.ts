@@ -34,6 +34,10 @@ import {
   type OverflowPolicy,
   type ProcessLogic,
   type ProcessStatus,
+  type Priority,
+  P_HIGH,
+  P_LOW,
+  P_NORMAL,
 } from './process.js';
 import { isRemoteName, type CallOf, type CastOf, type Dest, type ReplyOf } from './protocol.js';
 import type { WireTarget } from './threads/protocol.js';
@@ -98,6 +102,14 @@ export interface SpawnOptions {
    * (DOWN, EXIT, stop requests) are never refused.
    */
   mailbox?: { capacity: number; overflow?: OverflowPolicy };
+  /**
+   * Scheduling priority (as Erlang's `process_flag(priority, ...)`). Default
+   * `normal`. `high` processes run before normal ones; `low` ones run when
+   * normal and high work is done, after the promise reactions that work
+   * caused have settled (so a burst reaches them in one activation), and at
+   * least every 512 normal messages or 64 deferrals, so they never starve.
+   */
+  priority?: Priority;
 }
 
 /** A plain process: handles each message it receives, one at a time. */
@@ -133,6 +145,13 @@ export interface ProcessInfo {
 }
 
 const RESOLVED = Promise.resolve();
+
+/** Normal-priority messages after which waiting low-priority processes get a round. */
+const LOW_INTERLEAVE = 512;
+/** Consecutive deferrals of the low-priority processes before they run anyway. */
+const MAX_LOW_DEFERRALS = 64;
+
+const PRIORITIES = { high: P_HIGH, normal: P_NORMAL, low: P_LOW } as const;
 
 const OVERFLOW_POLICIES: readonly OverflowPolicy[] = [
   'reject',
@@ -207,6 +226,12 @@ export class ActorSystem {
   private readonly procs = new Map<number, Proc>();
   private readonly names = new Map<string, Proc>();
   private readonly runQueue = new RunQueue<Proc>();
+  private readonly highQueue = new RunQueue<Proc>();
+  private readonly lowQueue = new RunQueue<Proc>();
+  /** Whether normal or high work ran since the low queue last had its turn. */
+  private workSinceLow = false;
+  private lowDeferred = false;
+  private lowDeferrals = 0;
   private scheduled = false;
   private sinceYield = 0;
   private dying: (Proc | ExitReason)[] = [];
@@ -253,7 +278,12 @@ export class ActorSystem {
     parent?: Pid,
   ): Pid {
     if (this.stopped) throw new ActorError('system_stopped', 'the actor system has been shut down');
-    const { name, link, mailbox, trapExit } = options;
+    const { name, link, mailbox, trapExit, priority } = options;
+    if (priority !== undefined && !(priority in PRIORITIES)) {
+      throw new InvalidArgumentError(
+        `options.priority must be one of high, normal, low, got ${describeValue(priority)}`,
+      );
+    }
     if (name !== undefined) this.checkNameFree(name);
     // A pid of another thread is linked once the process exists (the other
     // node answers with an exit signal if its process is gone).
@@ -270,6 +300,7 @@ export class ActorSystem {
       proc.name = name;
     }
     if (trapExit === true) proc.trapExits = true;
+    if (priority !== undefined) proc.priority = PRIORITIES[priority];
     if (mailbox !== undefined) {
       proc.capacity = mailbox.capacity;
       proc.overflow = mailbox.overflow ?? 'reject';
@@ -538,7 +569,7 @@ export class ActorSystem {
     proc.mailbox.push(kind, payload);
     if (status === S_WAITING) {
       proc.status = S_RUNNABLE;
-      this.runQueue.push(proc);
+      this.enqueue(proc);
       if (!this.scheduled) this.wake();
     }
     return true;
@@ -550,7 +581,7 @@ export class ActorSystem {
     proc.mailbox.push(kind, payload);
     if (proc.status === S_WAITING) {
       proc.status = S_RUNNABLE;
-      this.runQueue.push(proc);
+      this.enqueue(proc);
       if (!this.scheduled) this.wake();
     }
   }
@@ -609,18 +640,83 @@ export class ActorSystem {
   };
 
   private readonly drain = (): void => {
-    const queue = this.runQueue;
+    const high = this.highQueue;
+    const normal = this.runQueue;
+    const low = this.lowQueue;
     const budget = this.turnBudget;
     let handled = 0;
-    while (queue.length > 0 && handled < budget) {
-      const proc = queue.shift();
+    let sinceLow = 0;
+    while (handled < budget) {
+      const proc = high.length > 0 ? high.shift() : normal.length > 0 ? normal.shift() : null;
+      if (proc === null) break;
       if (proc.status !== S_RUNNABLE) continue;
-      handled += this.runSlice(proc);
+      const n = this.runSlice(proc);
+      handled += n;
+      this.workSinceLow = true;
+      // Low-priority processes still get a turn in a long stretch of work.
+      if ((sinceLow += n) >= LOW_INTERLEAVE && low.length > 0) {
+        handled += this.lowRound();
+        sinceLow = 0;
+      }
+    }
+    if (low.length > 0 && handled < budget && !this.lowDeferred) {
+      if (this.workSinceLow && this.lowDeferrals < MAX_LOW_DEFERRALS) this.deferLow();
+      else handled += this.lowRound();
     }
     this.sinceYield += handled;
     this.scheduled = false;
-    if (queue.length > 0) this.wake();
+    if (high.length > 0 || normal.length > 0 || (low.length > 0 && !this.lowDeferred)) this.wake();
   };
+
+  /**
+   * Low-priority processes wait until the work that just ran has had its
+   * consequences: a reply settled by that work resumes its caller a few
+   * promise reactions later, and that caller often sends more (an awaited
+   * publish loop, say). Running the low-priority processes after those
+   * reactions lets them handle everything in one activation instead of one
+   * activation per message. At most MAX_LOW_DEFERRALS in a row, so they are
+   * never starved; an idle system runs them after the reactions settle.
+   */
+  private deferLow(): void {
+    this.lowDeferred = true;
+    this.lowDeferrals++;
+    void RESOLVED.then(this.deferredHop1);
+  }
+
+  private readonly deferredHop1 = (): void => void RESOLVED.then(this.deferredHop2);
+  private readonly deferredHop2 = (): void => void RESOLVED.then(this.lowDue);
+
+  private readonly lowDue = (): void => {
+    this.lowDeferred = false;
+    if (this.lowQueue.length === 0) return;
+    if (this.highQueue.length > 0 || this.runQueue.length > 0) {
+      // More work arrived meanwhile: run it first (the drain defers again).
+      if (!this.scheduled) this.wake();
+      return;
+    }
+    this.workSinceLow = false;
+    if (!this.scheduled) this.wake();
+  };
+
+  /** Gives each low-priority process waiting now one slice. */
+  private lowRound(): number {
+    const low = this.lowQueue;
+    let handled = 0;
+    for (let k = low.length; k > 0 && low.length > 0; k--) {
+      const proc = low.shift();
+      if (proc.status === S_RUNNABLE) handled += this.runSlice(proc);
+    }
+    this.lowDeferrals = 0;
+    this.workSinceLow = false;
+    return handled;
+  }
+
+  /** Puts a runnable process at the back of its priority's run queue. */
+  private enqueue(proc: Proc): void {
+    if (proc.priority === P_NORMAL) this.runQueue.push(proc);
+    else if (proc.priority === P_LOW) this.lowQueue.push(proc);
+    else this.highQueue.push(proc);
+  }
 
   /** Runs one process for up to `processBudget` messages. Returns how many it handled. */
   private runSlice(proc: Proc): number {
@@ -652,7 +748,7 @@ export class ActorSystem {
       proc.current = undefined;
       if (mailbox.length > 0) {
         proc.status = S_RUNNABLE;
-        this.runQueue.push(proc);
+        this.enqueue(proc);
       } else {
         proc.status = S_WAITING;
       }
@@ -678,7 +774,7 @@ export class ActorSystem {
     proc.current = undefined;
     if (proc.mailbox.length > 0) {
       proc.status = S_RUNNABLE;
-      this.runQueue.push(proc);
+      this.enqueue(proc);
       if (!this.scheduled) this.wake();
     } else {
       proc.status = S_WAITING;

@@ -64,7 +64,7 @@ import { TopicNotFoundError, TopicUnavailableError } from './errors.js';
 import { EMPTY_METADATA, Message, stamp } from './message.js';
 import type { RemoteTopic } from './remote-topic.js';
 import type { BrokerRuntime } from './runtime.js';
-import { START, type Subscription } from './subscription.js';
+import { START, type Subscription, SUBSCRIBER_SPAWN } from './subscription.js';
 import type { TopicRecord } from './table.js';
 import type {
   ForwardBatch,
@@ -289,7 +289,7 @@ function joined(state: RelayState, report: JoinedReport, ctx: Context): void {
   const sub = joining.sub;
   try {
     // The one fallible step comes first: if spawning throws, nothing has changed.
-    sub.pid = ctx.spawn(sub.receive);
+    sub.pid = ctx.spawn(sub.receive, SUBSCRIBER_SPAWN);
   } catch (error) {
     joining.reject(error);
     state.idleIfUnused(ctx);

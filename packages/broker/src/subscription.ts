@@ -51,6 +51,7 @@ import {
   type Context,
   type Pid,
   type ProcessHandler,
+  type SpawnOptions,
   type Ref,
 } from '@ratatoskr/actors';
 import { SlowConsumerError } from './errors.js';
@@ -526,3 +527,10 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
     typeof (value as { then?: unknown }).then === 'function'
   );
 }
+
+/**
+ * Subscription processes run at low priority: they handle what a burst of
+ * publishes queued for them in one activation, after the publishers' own
+ * continuations have run, instead of one activation per message.
+ */
+export const SUBSCRIBER_SPAWN: SpawnOptions = { priority: 'low' };

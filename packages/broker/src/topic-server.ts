@@ -44,7 +44,7 @@ import {
 import { MaxSubscribersReachedError } from './errors.js';
 import { Message, stamp, type MessageId } from './message.js';
 import type { BrokerRuntime } from './runtime.js';
-import { START, type Subscription } from './subscription.js';
+import { START, type Subscription, SUBSCRIBER_SPAWN } from './subscription.js';
 import type { TopicRecord } from './table.js';
 
 /** Several messages, published together at consecutive offsets. */
@@ -265,7 +265,7 @@ function subscribe(
   if (record.subs.length >= limit) return new MaxSubscribersReachedError(record.name, limit);
 
   // The one fallible step comes first: if spawning throws, nothing has changed.
-  sub.pid = ctx.spawn(sub.receive);
+  sub.pid = ctx.spawn(sub.receive, SUBSCRIBER_SPAWN);
 
   const from = sub.options.from;
   const replay = from === 'latest' ? null : record.log.sliceFrom(from === 'earliest' ? 0 : from);

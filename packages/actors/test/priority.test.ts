@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { ActorSystem } from '../src/system.js';
+import { InvalidArgumentError } from '../src/reasons.js';
+
+const settle = async () => {
+  for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
+};
+
+describe('process priorities', () => {
+  it('high runs before normal, low after normal', async () => {
+    const sys = new ActorSystem();
+    const log: string[] = [];
+    const low = sys.spawn(() => void log.push('low'), { priority: 'low' });
+    const normal = sys.spawn(() => void log.push('normal'));
+    const high = sys.spawn(() => void log.push('high'), { priority: 'high' });
+    sys.send(low, 1);
+    sys.send(normal, 1);
+    sys.send(high, 1);
+    await settle();
+    expect(log).toEqual(['high', 'normal', 'low']);
+  });
+
+  it('a low-priority process handles a burst of awaited work in few activations', async () => {
+    const sys = new ActorSystem();
+    let activations = 0;
+    let handled = 0;
+    let lastBatch = 0;
+    // The low process counts how many messages each of its turns found queued.
+    const low = sys.spawn(
+      () => {
+        handled++;
+      },
+      { priority: 'low' },
+    );
+    const server = sys.spawn((m) => {
+      const { reply } = m as { reply: () => void };
+      sys.send(low, 'work');
+      reply();
+    });
+    const before = sys.processInfo(low)!.messagesHandled;
+    for (let i = 0; i < 200; i++) {
+      await new Promise<void>((reply) => sys.send(server, { reply }));
+      const info = sys.processInfo(low)!;
+      if (info.messagesHandled !== lastBatch) {
+        activations++;
+        lastBatch = info.messagesHandled;
+      }
+    }
+    await settle();
+    expect(handled - before).toBe(200);
+    // Without priorities the low process would run once per message (200 times).
+    expect(activations).toBeLessThan(50);
+  });
+
+  it('low-priority processes are not starved by a flood of normal work', async () => {
+    const sys = new ActorSystem();
+    const log: string[] = [];
+    const busy = sys.spawn(() => void log.push('n'));
+    const low = sys.spawn(() => void log.push('L'), { priority: 'low' });
+    sys.send(low, 1);
+    for (let i = 0; i < 5000; i++) sys.send(busy, i);
+    await settle();
+    expect(log).toHaveLength(5001);
+    // It got a round within the first 512 + one slice of normal messages.
+    expect(log.indexOf('L')).toBeLessThanOrEqual(512 + 256);
+  });
+
+  it('rejects an unknown priority', () => {
+    const sys = new ActorSystem();
+    expect(() => sys.spawn(() => {}, { priority: 'urgent' as never })).toThrow(
+      InvalidArgumentError,
+    );
+  });
+});
