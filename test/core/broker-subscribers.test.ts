@@ -152,6 +152,33 @@ describe.each(BROKER_MODES)('$name', (mode) => {
     });
   });
 
+  describe('a subscriber that keeps up loses nothing', () => {
+    // Regression: subscriptions run at low priority to batch their work; a
+    // run of 1,000-message batches once filled their queues before they got a
+    // turn, and drop_oldest then dropped messages of subscribers that were
+    // keeping up. A filling queue now raises its process to normal priority.
+    it('ten 1,000-message batches plus concurrent publishers reach every subscriber in order', async () => {
+      const counts = [0, 0, 0];
+      await Promise.all(
+        counts.map((_, s) =>
+          broker.subscribe('t', (m) => {
+            if (m.offset === counts[s]) counts[s]!++;
+          }),
+        ),
+      );
+      const batch = Array.from({ length: 1000 }, (_, i) => ({ payload: { i } }));
+      for (let b = 0; b < 10; b++) await broker.publishBatch('t', batch);
+      await Promise.all(
+        [0, 1, 2, 3].map(async (p) => {
+          for (let i = 0; i < 250; i++) await broker.publish('t', { p, i });
+        }),
+      );
+      await settle(() => counts.every((c) => c === 11_000));
+      expect(counts).toEqual([11_000, 11_000, 11_000]);
+      expect((await broker.stats('t')).dropped).toBe(0);
+    });
+  });
+
   describe('overflow policies', () => {
     /** Subscribes a handler blocked on its first message until `hold.open()`. */
     async function slowSubscriber(
@@ -176,12 +203,22 @@ describe.each(BROKER_MODES)('$name', (mode) => {
       for (let i = from; i <= to; i++) await broker.publish('t', i);
     }
 
+    /**
+     * Publishes 1, waits until the slow subscriber is stuck in its handler
+     * on it, then publishes 2..`to`: subscriptions run at low priority, so
+     * without the wait the first message it takes depends on scheduling.
+     */
+    async function publishWhileStuck(slow: { got: number[] }, to: number): Promise<void> {
+      await broker.publish('t', 1);
+      await settle(() => slow.got.length === 1);
+      await publishRange(2, to);
+    }
+
     it('drop_oldest keeps the newest bufferSize messages and counts each drop', async () => {
       const slow = await slowSubscriber('drop_oldest');
       const fast: number[] = [];
       await broker.subscribe('t', (m) => void fast.push(m.payload as number));
-      await publishRange(1, 101);
-      await settle(() => slow.got.length === 1);
+      await publishWhileStuck(slow, 101);
       slow.hold.open();
       await settle(() => slow.got.length === 11);
       expect(slow.got).toEqual([1, 92, 93, 94, 95, 96, 97, 98, 99, 100, 101]);
@@ -199,8 +236,7 @@ describe.each(BROKER_MODES)('$name', (mode) => {
 
     it('drop_newest keeps the oldest bufferSize messages and discards arrivals', async () => {
       const slow = await slowSubscriber('drop_newest');
-      await publishRange(1, 101);
-      await settle(() => slow.got.length === 1);
+      await publishWhileStuck(slow, 101);
       slow.hold.open();
       await settle(() => slow.got.length === 11);
       expect(slow.got).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
@@ -211,7 +247,7 @@ describe.each(BROKER_MODES)('$name', (mode) => {
     it('disconnect ends the subscription with a SlowConsumerError delivered to its owner', async () => {
       const owner = new Inbox(broker.system);
       const slow = await slowSubscriber('disconnect', owner);
-      await publishRange(1, 20);
+      await publishWhileStuck(slow, 20);
       const end = await owner.receive<SubscriptionEnd>((m) => m instanceof SubscriptionEnd);
       expect(end.reason).toBe('slow_consumer');
       expect(end.error).toBeInstanceOf(SlowConsumerError);

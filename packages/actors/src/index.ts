@@ -7,7 +7,7 @@
  */
 export { ActorSystem } from './system.js';
 export type { SystemOptions, SpawnOptions, ProcessHandler, ProcessInfo } from './system.js';
-export type { Context, ProcessStatus, OverflowPolicy } from './process.js';
+export type { Context, ProcessStatus, OverflowPolicy, Priority } from './process.js';
 export { Pid, Ref, makeRef, isPid } from './pid.js';
 export { DownMessage, ExitMessage, isDown, isExit } from './messages.js';
 export { From, RequestId } from './call.js';

@@ -142,6 +142,8 @@ export interface Context {
 
   /** Sets whether exit signals become EXIT messages; returns the previous setting. */
   trapExit(flag: boolean): boolean;
+  /** Sets this process's scheduling priority (see `SpawnOptions.priority`); returns the previous one. */
+  setPriority(priority: Priority): Priority;
   /** Registers this process under a local name in its system. */
   register(name: string): void;
   /** Removes a local name this process holds. */
@@ -270,6 +272,10 @@ export class Proc implements Context {
     const previous = this.trapExits;
     this.trapExits = flag;
     return previous;
+  }
+
+  setPriority(priority: Priority): Priority {
+    return this.system.setPriority(this.self, priority);
   }
 
   register(name: string): void {

@@ -107,7 +107,7 @@ export interface SpawnOptions {
    * `normal`. `high` processes run before normal ones; `low` ones run when
    * normal and high work is done, after the promise reactions that work
    * caused have settled (so a burst reaches them in one activation), and at
-   * least every 512 normal messages or 64 deferrals, so they never starve.
+   * least every 64 messages of other work, so they never starve.
    */
   priority?: Priority;
 }
@@ -146,12 +146,13 @@ export interface ProcessInfo {
 
 const RESOLVED = Promise.resolve();
 
-/** Normal-priority messages after which waiting low-priority processes get a round. */
-const LOW_INTERLEAVE = 512;
+/** Messages of other work after which waiting low-priority processes get a round. */
+const LOW_INTERLEAVE = 64;
 /** Consecutive deferrals of the low-priority processes before they run anyway. */
 const MAX_LOW_DEFERRALS = 64;
 
-const PRIORITIES = { high: P_HIGH, normal: P_NORMAL, low: P_LOW } as const;
+const PRIORITIES: Readonly<Record<string, number>> = { high: P_HIGH, normal: P_NORMAL, low: P_LOW };
+const PRIORITY_NAMES: readonly Priority[] = ['high', 'normal', 'low'];
 
 const OVERFLOW_POLICIES: readonly OverflowPolicy[] = [
   'reject',
@@ -232,6 +233,8 @@ export class ActorSystem {
   private workSinceLow = false;
   private lowDeferred = false;
   private lowDeferrals = 0;
+  /** Messages of normal and high work since the low queue last had a round. */
+  private sinceLow = 0;
   private scheduled = false;
   private sinceYield = 0;
   private dying: (Proc | ExitReason)[] = [];
@@ -300,7 +303,7 @@ export class ActorSystem {
       proc.name = name;
     }
     if (trapExit === true) proc.trapExits = true;
-    if (priority !== undefined) proc.priority = PRIORITIES[priority];
+    if (priority !== undefined) proc.priority = PRIORITIES[priority]!;
     if (mailbox !== undefined) {
       proc.capacity = mailbox.capacity;
       proc.overflow = mailbox.overflow ?? 'reject';
@@ -645,7 +648,6 @@ export class ActorSystem {
     const low = this.lowQueue;
     const budget = this.turnBudget;
     let handled = 0;
-    let sinceLow = 0;
     while (handled < budget) {
       const proc = high.length > 0 ? high.shift() : normal.length > 0 ? normal.shift() : null;
       if (proc === null) break;
@@ -653,11 +655,9 @@ export class ActorSystem {
       const n = this.runSlice(proc);
       handled += n;
       this.workSinceLow = true;
-      // Low-priority processes still get a turn in a long stretch of work.
-      if ((sinceLow += n) >= LOW_INTERLEAVE && low.length > 0) {
-        handled += this.lowRound();
-        sinceLow = 0;
-      }
+      // Low-priority processes get a round at least every LOW_INTERLEAVE
+      // messages of other work, however that work is spread over turns.
+      if ((this.sinceLow += n) >= LOW_INTERLEAVE && low.length > 0) handled += this.lowRound();
     }
     if (low.length > 0 && handled < budget && !this.lowDeferred) {
       if (this.workSinceLow && this.lowDeferrals < MAX_LOW_DEFERRALS) this.deferLow();
@@ -680,6 +680,7 @@ export class ActorSystem {
   private deferLow(): void {
     this.lowDeferred = true;
     this.lowDeferrals++;
+    this.workSinceLow = false;
     void RESOLVED.then(this.deferredHop1);
   }
 
@@ -689,11 +690,12 @@ export class ActorSystem {
   private readonly lowDue = (): void => {
     this.lowDeferred = false;
     if (this.lowQueue.length === 0) return;
-    if (this.highQueue.length > 0 || this.runQueue.length > 0) {
-      // More work arrived meanwhile: run it first (the drain defers again).
-      if (!this.scheduled) this.wake();
+    if (this.workSinceLow && this.lowDeferrals < MAX_LOW_DEFERRALS) {
+      // More work ran meanwhile (a caller resumed and sent again): wait once more.
+      this.deferLow();
       return;
     }
+    // Quiet since the deferral (or deferred long enough): the low queue's turn.
     this.workSinceLow = false;
     if (!this.scheduled) this.wake();
   };
@@ -708,7 +710,34 @@ export class ActorSystem {
     }
     this.lowDeferrals = 0;
     this.workSinceLow = false;
+    this.sinceLow = 0;
     return handled;
+  }
+
+  /**
+   * Changes a process's priority (see `SpawnOptions.priority`); returns the
+   * previous one. A runnable process is queued at its new priority at once,
+   * so raising the priority of a process that is falling behind gets it a
+   * turn ahead of the low-priority queue.
+   */
+  setPriority(pid: Pid, priority: Priority): Priority {
+    const code = PRIORITIES[priority];
+    if (code === undefined) {
+      throw new InvalidArgumentError(
+        `priority must be one of high, normal, low, got ${describeValue(priority)}`,
+      );
+    }
+    const proc = this.liveProc(pid, 'setPriority');
+    const previous = PRIORITY_NAMES[proc.priority]!;
+    if (proc.priority === code) return previous;
+    proc.priority = code;
+    // Its entry in the old queue stays; a second visit finds nothing to do or
+    // runs one more slice, both harmless.
+    if (proc.status === S_RUNNABLE) {
+      this.enqueue(proc);
+      if (!this.scheduled) this.wake();
+    }
+    return previous;
   }
 
   /** Puts a runnable process at the back of its priority's run queue. */

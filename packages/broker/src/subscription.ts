@@ -102,6 +102,10 @@ export class Subscription {
   private end: SubscriptionEnd | null = null;
   /** True while a `WAKE` is queued or being handled (no other is sent). */
   awake: boolean;
+  /** Queue depth at which the process is raised to normal priority. */
+  private readonly expediteAt: number;
+  /** Whether it is raised now (until its queue is empty again). */
+  private expedited = false;
   /** The current topic server's monitor on this subscription's process. */
   monitorRef: Ref | null = null;
 
@@ -144,6 +148,7 @@ export class Subscription {
   ) {
     this.policy = POLICIES[options.overflow];
     this.capacity = options.bufferSize;
+    this.expediteAt = Math.max(1, Math.min(64, Math.floor(options.bufferSize / 2)));
     // A stream is woken only while its consumer waits in next().
     this.awake = kind === KIND_STREAM;
   }
@@ -183,7 +188,28 @@ export class Subscription {
       this.awake = true;
       this.runtime.system.send(this.pid!, WAKE);
     }
+    if (this.queued >= this.expediteAt && !this.expedited) this.expedite();
     return true;
+  }
+
+  /**
+   * The process runs at low priority so that a burst reaches it in one
+   * activation; once its queue is half full (or 64 deep) it is raised to
+   * normal until it has caught up, so batching never costs a drop.
+   */
+  private expedite(): void {
+    this.expedited = true;
+    try {
+      this.runtime.system.setPriority(this.pid!, 'normal');
+    } catch {
+      // The process has exited; its DOWN is on its way to the topic.
+    }
+  }
+
+  /** Back to low priority once the queue is empty (consumer side). */
+  private relax(ctx: Context): void {
+    this.expedited = false;
+    ctx.setPriority('low');
   }
 
   /** Starts a replay of retained messages (called by the topic once, before any live message). */
@@ -354,6 +380,7 @@ export class Subscription {
       const message = this.takeAccepted();
       if (message === undefined) {
         this.awake = false;
+        if (this.expedited) this.relax(ctx);
         return undefined;
       }
       let result: unknown;
@@ -383,6 +410,7 @@ export class Subscription {
       const message = this.takeAccepted();
       if (message === undefined) {
         this.awake = false;
+        if (this.expedited) this.relax(ctx);
         return undefined;
       }
       ctx.send(target, message);
