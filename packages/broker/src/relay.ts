@@ -305,17 +305,7 @@ function joined(state: RelayState, report: JoinedReport, ctx: Context): void {
 }
 
 function unsubscribe(state: RelayState, ref: Ref, ctx: Context): boolean {
-  const record = state.record;
-  const sub = record.byRef.get(ref);
-  if (sub === undefined) return false;
-  record.remove(sub);
-  const monitorRef = sub.monitorRef;
-  if (monitorRef !== null) {
-    ctx.demonitor(monitorRef, { flush: true });
-    state.monitors.delete(monitorRef);
-    sub.monitorRef = null;
-  }
-  sub.close('unsubscribed');
+  if (!state.record.unsubscribe(ref, state.monitors, ctx)) return false;
   state.idleIfUnused(ctx);
   return true;
 }

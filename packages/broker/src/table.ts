@@ -19,7 +19,7 @@
  * Anyone may read. Records are plain class instances, never drafted by immer:
  * copying them per message would cost O(n) per publish.
  */
-import { CallExitError, NoProcError, type Pid, type Ref } from '@ratatoskr/actors';
+import { CallExitError, NoProcError, type Context, type Pid, type Ref } from '@ratatoskr/actors';
 import { BrokerStoppedError, TopicNotFoundError, TopicUnavailableError } from './errors.js';
 import { RetainedLog } from './log.js';
 import type { ResolvedTopicOptions } from './options.js';
@@ -105,6 +105,25 @@ export class TopicRecord {
       last.slot = sub.slot;
     }
     sub.slot = -1;
+    return true;
+  }
+
+  /**
+   * Ends the subscription `ref` on request (`unsubscribe`): unlists it, drops
+   * the monitor the current server or relay holds on its process (with any
+   * DOWN already queued), and closes it. Returns false if it is not listed.
+   */
+  unsubscribe(ref: Ref, monitors: Map<Ref, Subscription>, ctx: Context): boolean {
+    const sub = this.byRef.get(ref);
+    if (sub === undefined) return false;
+    this.remove(sub);
+    const monitorRef = sub.monitorRef;
+    if (monitorRef !== null) {
+      ctx.demonitor(monitorRef, { flush: true });
+      monitors.delete(monitorRef);
+      sub.monitorRef = null;
+    }
+    sub.close('unsubscribed');
     return true;
   }
 

@@ -277,18 +277,7 @@ function subscribe(
 }
 
 function unsubscribe(state: TopicState, ref: Ref, ctx: Context): boolean {
-  const record = state.record;
-  const sub = record.byRef.get(ref);
-  if (sub === undefined) return false;
-  record.remove(sub);
-  const monitorRef = sub.monitorRef;
-  if (monitorRef !== null) {
-    ctx.demonitor(monitorRef, { flush: true });
-    state.monitors.delete(monitorRef);
-    sub.monitorRef = null;
-  }
-  sub.close('unsubscribed');
-  return true;
+  return state.record.unsubscribe(ref, state.monitors, ctx);
 }
 
 // ------------------------------------------------------------------ introspection
