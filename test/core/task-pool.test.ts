@@ -7,6 +7,7 @@ import {
   Inbox,
   PoolWorkerExitError,
   TaskPool,
+  UncloneableError,
   isDown,
   noreply,
   ok,
@@ -141,5 +142,35 @@ describe('TaskPool', () => {
     expect(await sys.call(runner, 'go', 30_000)).toBe(20);
     expect(collected).toEqual(Array.from({ length: 20 }, (_, i) => i * 2));
     await sys.shutdown();
+  });
+});
+
+describe('review regressions: TaskPool errors', () => {
+  it('a result that cannot cross fails with UncloneableError; an error with a function field keeps its message and code', async () => {
+    const p = pool(1);
+    await expect(p.run({ module: tasks, export: 'giveFunction' })).rejects.toBeInstanceOf(
+      UncloneableError,
+    );
+    const error = (await p
+      .run({ module: tasks, export: 'failWithFunctionField' })
+      .catch((e: unknown) => e)) as Error & {
+      code: string;
+    };
+    expect(error.message).toBe('client failed');
+    expect(error.code).toBe('client_failed');
+  });
+
+  it('an argument that cannot cross, a missing module, and a pool that was destroyed are typed errors', async () => {
+    const p = pool(1);
+    await expect(p.run({ module: tasks, export: 'double', arg: () => 1 })).rejects.toBeInstanceOf(
+      UncloneableError,
+    );
+    await expect(p.run({ module: '/no/such/module.mjs', export: 'x' })).rejects.toMatchObject({
+      code: 'module_not_found',
+    });
+    await p.destroy();
+    await expect(p.run({ module: tasks, export: 'double', arg: 1 })).rejects.toMatchObject({
+      code: 'pool_destroyed',
+    });
   });
 });

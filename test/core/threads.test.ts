@@ -5,6 +5,7 @@ import {
   ActorSystem,
   CallExitError,
   GenServer,
+  InvalidArgumentError,
   Inbox,
   Registry,
   Supervisor,
@@ -361,5 +362,82 @@ describe('replies that cannot cross', () => {
     const pid = await threads.startServer(sys, { module: fixtures, export: 'Counter', args: 2 });
     await expect(sys.call(pid, 'give-function')).rejects.toBeInstanceOf(UncloneableError);
     expect(await sys.call(pid, 'get')).toBe(2);
+  });
+});
+
+describe('review regressions: threads', () => {
+  it('an exit reason that cannot be cloned (a function field, a cyclic cause) does not take the thread down', async () => {
+    const { sys, threads } = await setup(1);
+    const victim = await threads.startServer(sys, counter(0));
+    const bystander = await threads.startServer(sys, { ...counter(5), thread: victim.node });
+    const inbox = new Inbox(sys);
+    inbox.trapExit(true);
+    inbox.link(victim);
+    const error = (await sys
+      .call(victim, 'crash-with-function-field')
+      .catch((e: unknown) => e)) as CallExitError;
+    expect(error).toBeInstanceOf(CallExitError);
+    const reason = error.reason as Error & { code: string; retry: unknown };
+    expect(reason.message).toBe('client failed');
+    expect(reason.code).toBe('client_failed');
+    expect(String(reason.retry)).toContain('function');
+    expect(((await inbox.receive<ExitMessage>(isExit)).reason as Error).message).toBe(
+      'client failed',
+    );
+    const cyclic = await threads.startServer(sys, { ...counter(0), thread: victim.node });
+    const cycleError = (await sys
+      .call(cyclic, 'crash-with-cycle')
+      .catch((e: unknown) => e)) as CallExitError;
+    expect((cycleError.reason as Error).message).toBe('cyclic');
+    // The thread and the other server on it are still there.
+    expect(await sys.call(bystander, 'get')).toBe(5);
+  });
+
+  it('a local crash with an uncloneable reason reaches a linked process on a thread without crashing anything', async () => {
+    const { sys, threads } = await setup(1);
+    const remote = await threads.startServer(sys, counter());
+    const local = sys.spawn(() => {
+      const error = new Error('local with function') as Error & { retry: () => void };
+      error.retry = () => {};
+      throw error;
+    });
+    await sys.call(remote, { type: 'link', pid: local });
+    const inbox = new Inbox(sys);
+    inbox.monitor(remote);
+    sys.send(local, 'go');
+    expect(((await inbox.receive<DownMessage>(isDown)).reason as Error).message).toBe(
+      'local with function',
+    );
+  });
+
+  it('system.shutdown stops the thread nodes too; later placements are refused', async () => {
+    const sys = new ActorSystem();
+    const threads = await Threads.start(sys, { count: 1 });
+    await threads.startServer(sys, counter());
+    await sys.shutdown();
+    expect(threads.list()).toEqual([]);
+    await expect(threads.startServer(sys, counter())).rejects.toMatchObject({
+      code: 'threads_stopped',
+    });
+  });
+
+  it('a bad placement, uncloneable options and a missing export are typed errors', async () => {
+    const { sys, threads } = await setup(1);
+    await expect(
+      threads.startServer(sys, { ...counter(), thread: 'first' as never }),
+    ).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(
+      threads.startServer(sys, { ...counter(), options: { fn: () => 1 } as never }),
+    ).rejects.toBeInstanceOf(UncloneableError);
+    await expect(
+      threads.startServer(sys, { module: fixtures, export: 'Nope' }),
+    ).rejects.toMatchObject({
+      code: 'export_not_found',
+    });
+    await expect(threads.startServer(sys, { module: '/no/such/module.mjs' })).rejects.toMatchObject(
+      {
+        code: 'module_not_found',
+      },
+    );
   });
 });

@@ -20,6 +20,7 @@
  * Only one handler per signal is installed per application, and none stays
  * behind once the application has stopped.
  */
+import { constants as osConstants } from 'node:os';
 import { describeValue } from './describe.js';
 import type { Pid } from './pid.js';
 import { InvalidArgumentError, NoProcError, type ExitReason } from './reasons.js';
@@ -59,11 +60,16 @@ export interface ApplicationHandle {
 
 const DEFAULT_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
 
+/** Signals a process can handle: those Node knows, minus the two no process can catch. */
+const CATCHABLE = new Set(
+  Object.keys(osConstants.signals).filter((s) => s !== 'SIGKILL' && s !== 'SIGSTOP'),
+);
+
 const APPLICATION_RULES: Record<'signals' | 'exitOnSignal', Rule> = {
   signals: {
-    test: (v) =>
-      Array.isArray(v) && v.every((s: unknown) => typeof s === 'string' && s.startsWith('SIG')),
-    expected: "an array of signal names such as 'SIGINT'",
+    test: (v) => Array.isArray(v) && v.every((s: unknown) => CATCHABLE.has(s as string)),
+    expected:
+      "an array of signal names a process can catch, such as 'SIGINT' (not SIGKILL or SIGSTOP)",
   },
   exitOnSignal: { test: (v) => typeof v === 'boolean', expected: 'a boolean' },
 };
@@ -79,7 +85,14 @@ class RunningApplication implements ApplicationHandle {
     private readonly signals: readonly NodeJS.Signals[],
     private readonly exitOnSignal: boolean,
   ) {
-    for (const signal of signals) process.on(signal, this.onSignal);
+    try {
+      for (const signal of signals) process.on(signal, this.onSignal);
+    } catch (error) {
+      for (const signal of signals) process.off(signal, this.onSignal);
+      throw new InvalidArgumentError(
+        `options.signals: cannot handle ${describeValue(signals)}: ${String((error as Error)?.message ?? error)}`,
+      );
+    }
     this.installed = true;
     this.exited = system.whenExited(pid).then((reason) => {
       this.removeHandlers();
@@ -136,6 +149,12 @@ export const Application = {
       );
     }
     const pid = await Supervisor.start(system, children, supervisorOptions);
-    return new RunningApplication(system, pid, signals, exitOnSignal);
+    try {
+      return new RunningApplication(system, pid, signals, exitOnSignal);
+    } catch (error) {
+      // Installing a handler failed: leave nothing behind, tree included.
+      await system.stop(pid, 'shutdown').catch(() => undefined);
+      throw error;
+    }
   },
 };

@@ -1,4 +1,4 @@
-import type { Clock } from './clock.js';
+import type { Clock, TimerHandle } from './clock.js';
 import type { Pid } from './pid.js';
 import type { Proc } from './process.js';
 import { describeDest } from './describe.js';
@@ -121,18 +121,20 @@ function appendCallSite(error: Error, site: { stack?: string }): void {
  *
  * The timer is not cancelled when its head is answered; when it fires it
  * rejects what has expired and re-arms for the new head, or stops when the
- * list is empty. So a burst of answered calls leaves at most one pending
- * timer per timeout value, which fires once and ends.
+ * list is empty (and the list is dropped). So a burst of answered calls
+ * leaves at most one pending timer per timeout value, which fires once and
+ * ends; while the list is empty that timer does not keep the process alive.
  */
 export class Deadlines {
   private head: From | null = null;
   private tail: From | null = null;
-  private armed = false;
+  private timer: TimerHandle | null = null;
 
   constructor(
     private readonly clock: Clock,
     readonly ms: number,
     private readonly onTimeout: (target: string, timeoutMs: number) => void,
+    private readonly onIdle: (list: Deadlines) => void,
   ) {}
 
   add(from: From): void {
@@ -140,9 +142,13 @@ export class Deadlines {
     from.deadlines = this;
     from.tprev = this.tail;
     if (this.tail !== null) this.tail.tnext = from;
-    else this.head = from;
+    else {
+      this.head = from;
+      // A call waits again: the timer keeps the process alive meanwhile.
+      if (this.timer !== null) this.clock.ref?.(this.timer);
+    }
     this.tail = from;
-    if (!this.armed) this.arm(this.ms);
+    if (this.timer === null) this.arm(this.ms);
   }
 
   remove(from: From): void {
@@ -152,16 +158,16 @@ export class Deadlines {
     else this.tail = from.tprev;
     from.tprev = from.tnext = null;
     from.deadlines = null;
+    if (this.head === null && this.timer !== null) this.clock.unref?.(this.timer);
   }
 
   private arm(ms: number): void {
-    this.armed = true;
-    this.clock.setTimeout(expire, Math.max(0, ms), this);
+    this.timer = this.clock.setTimeout(expire, Math.max(0, ms), this);
   }
 
   /** @internal */
   expire(): void {
-    this.armed = false;
+    this.timer = null;
     const now = this.clock.now();
     let from = this.head;
     while (from !== null && from.deadline <= now) {
@@ -172,6 +178,7 @@ export class Deadlines {
       from = next;
     }
     if (this.head !== null) this.arm(this.head.deadline - now);
+    else this.onIdle(this);
   }
 }
 

@@ -1,3 +1,5 @@
+import { InvalidArgumentError } from './reasons.js';
+
 /**
  * The source of time for the runtime. Timeouts, timers and supervisor restart
  * windows read it, so tests can inject `SimulatedClock` and make them
@@ -10,21 +12,36 @@ export interface Clock {
   setTimeout<A>(callback: (arg: A) => void, ms: number, arg: A): TimerHandle;
   /** Cancels a timer made by `setTimeout`; a no-op once it fired. */
   clearTimeout(handle: TimerHandle): void;
+  /**
+   * Optional: whether a pending timer keeps the process alive (as Node's
+   * `timeout.ref()` / `unref()`). Timers start referenced, so a pending call
+   * or receive with a timeout keeps a script running until it settles.
+   */
+  ref?(handle: TimerHandle): void;
+  unref?(handle: TimerHandle): void;
 }
 
 /** Opaque handle for a clock timer. */
 export type TimerHandle = { readonly __timer: true } | object;
 
-/** The real clock: `performance.now()` and Node's timers. Timers are unref'd. */
+/**
+ * The real clock: `performance.now()` and Node's timers. A pending timer
+ * keeps the process alive, as Node's own do; the runtime unreferences the
+ * ones it keeps around while nothing waits on them.
+ */
 export const systemClock: Clock = {
   now: () => performance.now(),
   setTimeout<A>(callback: (arg: A) => void, ms: number, arg: A): TimerHandle {
-    const t = setTimeout(callback, ms, arg);
-    t.unref();
-    return t;
+    return setTimeout(callback, ms, arg);
   },
   clearTimeout(handle: TimerHandle): void {
     clearTimeout(handle as ReturnType<typeof setTimeout>);
+  },
+  ref(handle: TimerHandle): void {
+    (handle as ReturnType<typeof setTimeout>).ref();
+  },
+  unref(handle: TimerHandle): void {
+    (handle as ReturnType<typeof setTimeout>).unref();
   },
 };
 
@@ -80,6 +97,11 @@ export class SimulatedClock implements Clock {
 
   /** Moves time forward by `ms`, firing due timers in order. */
   advance(ms: number): void {
+    if (typeof ms !== 'number' || !(ms >= 0) || ms === Infinity) {
+      throw new InvalidArgumentError(
+        `advance expects a finite number of ms >= 0, got ${String(ms)}`,
+      );
+    }
     const end = this.time + ms;
     for (;;) {
       const next = this.nextDue(end);

@@ -14,6 +14,10 @@ export function describeDest(dest: unknown): string {
 /** A short, safe rendering of any value for messages. */
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
+  // JSON would print NaN and Infinity as null, and lose bigints and undefined.
+  if (typeof value === 'number' || typeof value === 'bigint' || value === undefined) {
+    return String(value);
+  }
   if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
   try {
     const text = JSON.stringify(value);

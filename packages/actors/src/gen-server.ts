@@ -1,4 +1,7 @@
-import { produce, type Draft } from 'immer';
+import { enableMapSet, produce, type Draft } from 'immer';
+
+// Server states may hold Maps and Sets; immer needs its plugin for recipes on them.
+enableMapSet();
 import { settleReply, type From } from './call.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { describeDest, describeValue } from './describe.js';
@@ -18,6 +21,8 @@ import {
   ActorError,
   InvalidArgumentError,
   StartError,
+  checkExitReason,
+  isExitReason,
   formatReason,
   toExitReason,
   type ExitReason,
@@ -171,12 +176,16 @@ const IGNORE: InitIgnore = Object.freeze({ kind: 'ignore' });
 
 /** `handleCall` result: reply `value` and continue with `state`. */
 export function reply<S, R>(value: R, state: NextState<S>, options?: ContinueOption): Reply<S, R> {
+  // Forgetting the state is a common slip in untyped code; it would become
+  // `undefined` and fail much later, far from the cause.
+  if (arguments.length < 2) throw missingState('reply(value, state)');
   // One object shape whatever the options, so the runtime's reads stay monomorphic.
   return { kind: 'reply', reply: value, state, continue: options?.continue };
 }
 
 /** Result: continue with `state` without replying (yet). */
 export function noreply<S>(state: NextState<S>, options?: ContinueOption): NoReply<S> {
+  if (arguments.length < 1) throw missingState('noreply(state)');
   return { kind: 'noreply', state, continue: options?.continue };
 }
 
@@ -191,6 +200,12 @@ export function stop(reason: ExitReason, ...rest: unknown[]): InitStop | Stop<un
   if (rest.length === 0) return { kind: 'stop', reason } as InitStop;
   if (rest.length === 1) return { kind: 'stop', reason, state: rest[0], hasReply: false };
   return { kind: 'stop', reason, state: rest[0], hasReply: true, reply: rest[1] };
+}
+
+function missingState(form: string): InvalidArgumentError {
+  return new InvalidArgumentError(
+    `${form} needs the next state; pass the current one to keep it (state may be undefined only when passed explicitly)`,
+  );
 }
 
 /** A callback returned something that is not one of its documented results. */
@@ -302,10 +317,12 @@ class ServerLogic<S> implements ProcessLogic {
       case 'noreply':
         this.state = this.next(r.state);
         return r.continue === undefined ? undefined : this.runContinue(proc, r.continue);
-      case 'stop':
+      case 'stop': {
+        const reason = checkExitReason(r.reason, `${callback}'s stop result`);
         this.state = this.next(r.state);
-        proc.system.stopProcess(proc, r.reason);
+        proc.system.stopProcess(proc, reason);
         return undefined;
+      }
       default:
         throw new BadReturnError(callback, result);
     }
@@ -337,11 +354,13 @@ class ServerLogic<S> implements ProcessLogic {
       case 'noreply':
         this.state = this.next(r.state);
         return r.continue === undefined ? undefined : this.runContinue(proc, r.continue);
-      case 'stop':
+      case 'stop': {
+        const reason = checkExitReason(r.reason, "handleCall's stop result");
         this.state = this.next(r.state);
         if (r.hasReply) settleReply(from, r.reply);
-        proc.system.stopProcess(proc, r.reason);
+        proc.system.stopProcess(proc, reason);
         return undefined;
+      }
       default:
         throw new BadReturnError('handleCall', result);
     }
@@ -399,7 +418,10 @@ class ServerLogic<S> implements ProcessLogic {
         start.resolve(proc.self);
         return r.continue === undefined ? undefined : this.runContinue(proc, r.continue);
       case 'stop':
-        this.failStart(proc, r.reason);
+        this.failStart(
+          proc,
+          isExitReason(r.reason) ? r.reason : new BadReturnError('init', result),
+        );
         return undefined;
       case 'ignore':
         this.failStart(proc, 'normal', 'ignore');
@@ -435,6 +457,20 @@ class ServerLogic<S> implements ProcessLogic {
     if (proc.parent !== null) proc.system.unlink(proc, proc.parent);
     start.reject(startError(proc.self, reason, outcome));
     proc.system.kill(proc, outcome === 'timeout' ? 'killed' : reason);
+  }
+
+  /** The process died before init returned (a kill, an exit signal): reject the start. */
+  exitedDuringStart(pid: Pid, reason: ExitReason): void {
+    const start = this.start;
+    if (start === null) return;
+    this.settleStart();
+    // Exit hooks run before links fire: unlinking now keeps the EXIT from the
+    // parent, which learns of the failure from the start's rejection, once.
+    const proc = pid._proc;
+    if (proc !== null && proc.parent !== null) proc.system.unlink(proc, proc.parent);
+    start.reject(
+      new StartError('start_failed', `${pid} exited during init: ${formatReason(reason)}`, reason),
+    );
   }
 
   /** The start was refused before init ran: end the process without a trace. */
@@ -535,6 +571,9 @@ function startServer<S, A, P>(
       { kind: KIND_INIT, payload: args },
       parent,
     );
+    // Killed (or ended by an exit signal) while init is pending: the start
+    // must still settle, with the reason.
+    pid._proc!.addExitHook((reason) => logic.exitedDuringStart(pid, reason));
     if (name !== undefined && typeof name !== 'string') {
       try {
         registerVia(name, pid);

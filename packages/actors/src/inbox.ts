@@ -3,7 +3,8 @@ import { KIND_STOP } from './messages.js';
 import type { Pid, Ref } from './pid.js';
 import type { Proc, ProcessLogic } from './process.js';
 import type { Dest } from './protocol.js';
-import { ActorError, CallTimeoutError } from './reasons.js';
+import { ActorError, CallTimeoutError, InvalidArgumentError, checkTimeout } from './reasons.js';
+import { describeValue } from './describe.js';
 import type { ActorSystem } from './system.js';
 
 interface Waiter {
@@ -49,6 +50,9 @@ export class Inbox {
   constructor(private readonly system: ActorSystem) {
     this.pid = system.spawnLogic(new InboxLogic(this), {});
     this.proc = this.pid._proc!;
+    // However the inbox's process ends (close, a kill, a linked exit), a
+    // receive still waiting must settle.
+    this.proc.addExitHook(() => this.rejectWaiters());
   }
 
   /**
@@ -60,6 +64,16 @@ export class Inbox {
     match: ((message: unknown) => boolean) | ((message: unknown) => message is T) = () => true,
     timeoutMs = 5000,
   ): Promise<T> {
+    if (typeof match !== 'function') {
+      return Promise.reject(
+        new InvalidArgumentError(`receive expects a match function, got ${describeValue(match)}`),
+      );
+    }
+    try {
+      checkTimeout(timeoutMs, 'receive');
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const i = this.queue.findIndex(match);
     if (i >= 0) return Promise.resolve(this.queue.splice(i, 1)[0] as T);
     if (!this.system.isAlive(this.pid)) {
@@ -116,6 +130,9 @@ export class Inbox {
   /** Ends the inbox's process; pending receives reject. */
   close(): void {
     this.system.kill(this.proc, 'normal');
+  }
+
+  private rejectWaiters(): void {
     for (const w of this.waiters.splice(0)) {
       if (w.timer !== null) this.system.clock.clearTimeout(w.timer);
       w.reject(new ActorError('inbox_closed', `inbox ${this.pid} is closed`));

@@ -141,5 +141,6 @@ export { Threads, NodeDownError } from './threads/threads.js';
 export type { Placement, ThreadsOptions, ThreadServerSpec } from './threads/threads.js';
 export type { ModuleExport } from './threads/control.js';
 export { UncloneableError } from './threads/codec.js';
+export { ModuleLoadError } from './threads/load.js';
 export { TaskPool, PoolWorkerExitError } from './threads/pool.js';
 export type { TaskPoolOptions, PoolTaskSpec } from './threads/pool.js';

@@ -23,6 +23,7 @@ export type LogRecord =
   | { label: 'terminate_failed'; pid: string; error: unknown }
   | { label: 'handler_error'; pid: string; error: unknown; context: string }
   | { label: 'thread_exit'; node: number; code: number }
+  | { label: 'hook_failed'; hook: 'telemetry'; error: unknown }
   | { label: 'thread_start_failed'; error: unknown };
 
 /** A process exited abnormally. */
@@ -70,3 +71,42 @@ export type TelemetryEvent =
  * and do not throw from it.
  */
 export type TelemetryHook = (event: TelemetryEvent) => void;
+
+/**
+ * Wraps a logger so that a failing one (a transport that throws) can never
+ * break the runtime: records it fails on are dropped and counted.
+ * @internal
+ */
+export function guardLogger(logger: Logger, failures: { count: number }): Logger {
+  if (logger === nullLogger) return logger;
+  const guard =
+    (level: keyof Logger) =>
+    (record: LogRecord, message?: string): void => {
+      try {
+        logger[level](record, message);
+      } catch {
+        failures.count++;
+      }
+    };
+  return { error: guard('error'), warn: guard('warn'), info: guard('info'), debug: guard('debug') };
+}
+
+/**
+ * Wraps a telemetry hook so that one that throws never breaks the runtime
+ * (an exit half processed, a spawn half done): the failure is counted and
+ * logged once per hook with the label `hook_failed`.
+ * @internal
+ */
+export function guardTelemetry(
+  hook: TelemetryHook,
+  logger: Logger,
+  failures: { count: number },
+): TelemetryHook {
+  return (event) => {
+    try {
+      hook(event);
+    } catch (error) {
+      if (failures.count++ === 0) logger.error({ label: 'hook_failed', hook: 'telemetry', error });
+    }
+  };
+}

@@ -3,7 +3,7 @@ import { Mailbox } from './mailbox.js';
 import { KIND_INFO } from './messages.js';
 import type { Pid, Ref } from './pid.js';
 import type { CallOf, Dest, ReplyOf, CastOf } from './protocol.js';
-import { ActorError, NoProcError, type ExitReason } from './reasons.js';
+import { ActorError, NoProcError, checkExitReason, type ExitReason } from './reasons.js';
 import type { ActorSystem, SpawnOptions, ProcessHandler } from './system.js';
 import type { TimerRef } from './timers.js';
 
@@ -182,6 +182,8 @@ export class Proc implements Context {
   /** Head of the intrusive list of calls waiting on this process. */
   inflight: From | null = null;
   parent: Pid | null = null;
+  /** A runtime helper (a watcher), not a root for `shutdown`. */
+  internal = false;
   /** The message being handled (for crash reports). */
   current: unknown = undefined;
   handled = 0;
@@ -231,7 +233,9 @@ export class Proc implements Context {
 
   spawnLink(handler: ProcessHandler, options?: SpawnOptions): Pid {
     this.checkAlive('spawnLink');
-    return this.system.spawn(handler, { ...options, link: this.self });
+    // As proc_lib's spawn_link: the linking process is the parent, so
+    // `shutdown` stops it with its parent's tree, not as a root of its own.
+    return this.system.spawnChild(handler, { ...options, link: this.self }, this.self);
   }
 
   /** Spawning has a result to return, so after exit it throws rather than doing nothing. */
@@ -258,13 +262,13 @@ export class Proc implements Context {
   }
 
   stop(reason: ExitReason = 'normal'): void {
-    this.system.stopProcess(this, reason);
+    this.system.stopProcess(this, checkExitReason(reason, 'ctx.stop'));
   }
 
   exit(reason: ExitReason): never;
   exit(pid: Pid, reason: ExitReason): void;
   exit(pidOrReason: Pid | ExitReason, reason?: ExitReason): void {
-    if (reason === undefined) throw new ExitSignal(pidOrReason as ExitReason);
+    if (reason === undefined) throw new ExitSignal(checkExitReason(pidOrReason, 'ctx.exit'));
     if (this.status !== S_DEAD) this.system.exitSignal(this.self, pidOrReason as Pid, reason);
   }
 

@@ -28,7 +28,39 @@ export function isOrderlyExit(reason: ExitReason): boolean {
   return (
     reason === 'normal' ||
     reason === 'shutdown' ||
-    (typeof reason === 'object' && !(reason instanceof Error) && 'shutdown' in reason)
+    (typeof reason === 'object' &&
+      reason !== null &&
+      !(reason instanceof Error) &&
+      'shutdown' in reason)
+  );
+}
+
+const REASON_WORDS: ReadonlySet<unknown> = new Set([
+  'normal',
+  'shutdown',
+  'kill',
+  'killed',
+  'noproc',
+  'noconnection',
+]);
+
+/** Whether `value` is in the exit reason vocabulary (see `ExitReason`). */
+export function isExitReason(value: unknown): value is ExitReason {
+  if (REASON_WORDS.has(value) || value instanceof Error) return true;
+  return typeof value === 'object' && value !== null && 'shutdown' in value;
+}
+
+/**
+ * Checks a reason given to an API (`exit`, `stop`, a `stop` result): one of
+ * the vocabulary's words, `{ shutdown: detail }` or an Error. Anything else
+ * (null, a number, an unknown string: typical of untyped code) is refused
+ * with `InvalidArgumentError` naming it.
+ */
+export function checkExitReason(value: unknown, where: string): ExitReason {
+  if (isExitReason(value)) return value;
+  throw new InvalidArgumentError(
+    `${where} expects an exit reason ('normal', 'shutdown', { shutdown: detail }, 'kill', ` +
+      `'killed', 'noproc', 'noconnection' or an Error), got ${safeString(value)}`,
   );
 }
 
@@ -199,3 +231,11 @@ registerErrorClasses(
   MailboxFullError,
   StartError,
 );
+
+/** Checks a timeout option: a number of ms >= 0, or `Infinity`. */
+export function checkTimeout(value: unknown, where: string): number {
+  if (typeof value === 'number' && value >= 0) return value;
+  throw new InvalidArgumentError(
+    `${where} timeout must be a number of ms >= 0 or Infinity, got ${typeof value === 'number' ? String(value) : safeString(value)}`,
+  );
+}

@@ -17,7 +17,13 @@ import {
   KIND_CAST,
   KIND_STOP,
 } from './messages.js';
-import { nullLogger, type Logger, type TelemetryHook } from './observability.js';
+import {
+  guardLogger,
+  guardTelemetry,
+  nullLogger,
+  type Logger,
+  type TelemetryHook,
+} from './observability.js';
 import type { Ref } from './pid.js';
 import { Pid, localNode, makeRef, nextSerial } from './pid.js';
 import {
@@ -51,6 +57,8 @@ import {
   NoProcError,
   isAbnormalExit,
   toExitReason,
+  checkExitReason,
+  checkTimeout,
   ActorError,
   type ExitReason,
 } from './reasons.js';
@@ -97,7 +105,9 @@ export interface SpawnOptions {
    * - `reject`: the sender's `send`/`cast` throws `MailboxFullError`, a `call` rejects with it;
    * - `drop_newest`: the new message is discarded (a call rejects with `MailboxFullError`);
    * - `drop_oldest`: the oldest queued message is discarded to make room;
-   * - `crash`: the process exits with a `MailboxFullError` reason.
+   * - `crash`: the process is ended at once with a `MailboxFullError`
+   *   reason, as a kill would end it: its `terminate` does not run (it may
+   *   be in the middle of a handler).
    * Drops are counted in `processInfo(pid).messagesDropped`. Runtime messages
    * (DOWN, EXIT, stop requests) are never refused.
    */
@@ -151,7 +161,11 @@ const LOW_INTERLEAVE = 64;
 /** Consecutive deferrals of the low-priority processes before they run anyway. */
 const MAX_LOW_DEFERRALS = 64;
 
-const PRIORITIES: Readonly<Record<string, number>> = { high: P_HIGH, normal: P_NORMAL, low: P_LOW };
+const PRIORITIES: ReadonlyMap<unknown, number> = new Map([
+  ['high', P_HIGH],
+  ['normal', P_NORMAL],
+  ['low', P_LOW],
+]);
 const PRIORITY_NAMES: readonly Priority[] = ['high', 'normal', 'low'];
 
 const OVERFLOW_POLICIES: readonly OverflowPolicy[] = [
@@ -216,6 +230,8 @@ function checkBudget(
 export class ActorSystem {
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Records and events that a throwing logger or telemetry hook failed to take. */
+  readonly hookFailures = { count: 0 };
   /** The node (thread) this system runs on: 0 on the main thread. */
   readonly node: number = localNode;
   /** @internal */ readonly telemetry: TelemetryHook | null;
@@ -243,13 +259,19 @@ export class ActorSystem {
   private router: Router | null = null;
   private readonly deadlineLists = new Map<number, Deadlines>();
   private readonly remoteHooks = new Map<Ref, (reason: ExitReason) => void>();
+  private readonly shutdownHooks: (() => Promise<void> | void)[] = [];
   private watcherProc: Proc | null = null;
   private lastDeadlines: Deadlines | null = null;
 
   constructor(options: SystemOptions = {}) {
     this.clock = options.clock ?? systemClock;
-    this.logger = options.logger ?? nullLogger;
-    this.telemetry = options.telemetry ?? null;
+    // A logger or telemetry hook that throws must not break an exit or a
+    // spawn half way: both are guarded, and their failures counted.
+    this.logger = guardLogger(options.logger ?? nullLogger, this.hookFailures);
+    this.telemetry =
+      options.telemetry === undefined
+        ? null
+        : guardTelemetry(options.telemetry, this.logger, this.hookFailures);
     this.processBudget = checkBudget('processBudget', options.processBudget, 256, 1_000_000);
     this.turnBudget = checkBudget('turnBudget', options.turnBudget, 8192, 10_000_000);
     this.callerStacks = options.callerStacks === true;
@@ -268,6 +290,16 @@ export class ActorSystem {
     return this.spawnLogic(new FnLogic(handler), options);
   }
 
+  /** Spawns a process whose parent is `parent` (see `Context.spawnLink`). @internal */
+  spawnChild(handler: ProcessHandler, options: SpawnOptions, parent: Pid): Pid {
+    if (typeof handler !== 'function') {
+      throw new InvalidArgumentError(
+        `spawn expects a handler function, got ${describeValue(handler)}`,
+      );
+    }
+    return this.spawnLogic(new FnLogic(handler), options, undefined, parent);
+  }
+
   /**
    * Spawns a process running `logic`. With `init`, the first mailbox entry is
    * `(init.kind, init.payload)`, handled before anything else. Every check
@@ -282,7 +314,7 @@ export class ActorSystem {
   ): Pid {
     if (this.stopped) throw new ActorError('system_stopped', 'the actor system has been shut down');
     const { name, link, mailbox, trapExit, priority } = options;
-    if (priority !== undefined && !(priority in PRIORITIES)) {
+    if (priority !== undefined && !PRIORITIES.has(priority)) {
       throw new InvalidArgumentError(
         `options.priority must be one of high, normal, low, got ${describeValue(priority)}`,
       );
@@ -303,7 +335,7 @@ export class ActorSystem {
       proc.name = name;
     }
     if (trapExit === true) proc.trapExits = true;
-    if (priority !== undefined) proc.priority = PRIORITIES[priority]!;
+    if (priority !== undefined) proc.priority = PRIORITIES.get(priority)!;
     if (mailbox !== undefined) {
       proc.capacity = mailbox.capacity;
       proc.overflow = mailbox.overflow ?? 'reject';
@@ -411,7 +443,12 @@ export class ActorSystem {
 
   /** @internal */
   callFrom(caller: Proc | null, dest: Dest, request: unknown, timeoutMs: number): Promise<unknown> {
-    const server = this.resolve(dest);
+    let server: Proc | null;
+    try {
+      server = this.resolve(dest);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     // The common case goes straight to the server; everything else (errors,
     // other threads) takes the general path.
     if (
@@ -442,6 +479,11 @@ export class ActorSystem {
    * request is abandoned: a reply that comes later is discarded.
    */
   receiveResponse<R>(requestId: RequestId<R>, timeoutMs = 5000): Promise<R> {
+    try {
+      checkTimeout(timeoutMs, 'receiveResponse');
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const { from, promise } = requestId;
     if (timeoutMs === Infinity || from === null || from.done) return promise;
     const timer = this.clock.setTimeout(
@@ -462,9 +504,15 @@ export class ActorSystem {
     request: unknown,
     timeoutMs: number,
   ): RequestId<unknown> {
-    const server = this.resolve(dest);
+    let server: Proc | null;
+    let remote: { node: number; to: WireTarget } | null;
+    try {
+      server = this.resolve(dest);
+      remote = server === null ? this.remoteTarget(dest) : null;
+    } catch (error) {
+      return new RequestId(null, Promise.reject(error));
+    }
     if (server === null || server.status === S_DEAD) {
-      const remote = server === null ? this.remoteTarget(dest) : null;
       if (remote !== null) return this.remoteRequest(caller, dest, remote, request, timeoutMs);
       return new RequestId(null, Promise.reject(new NoProcError(describeDest(dest))));
     }
@@ -508,7 +556,7 @@ export class ActorSystem {
     if (last !== null && last.ms === timeoutMs) return last;
     let list = this.deadlineLists.get(timeoutMs);
     if (list === undefined) {
-      list = new Deadlines(this.clock, timeoutMs, this.timedOut);
+      list = new Deadlines(this.clock, timeoutMs, this.timedOut, this.deadlinesIdle);
       this.deadlineLists.set(timeoutMs, list);
     }
     this.lastDeadlines = list;
@@ -613,7 +661,10 @@ export class ActorSystem {
           capacity: proc.capacity,
         });
         if (kind === KIND_CALL) settleError(payload as From, full);
-        this.stopProcess(proc, full);
+        // Ended at once, as a kill would (its terminate does not run): a
+        // process this far behind may be stuck in a handler, and its
+        // terminate must never run alongside that handler or in a sender.
+        this.kill(proc, full);
         return false;
       case 'drop_newest':
         if (kind === KIND_CALL) settleError(payload as From, full);
@@ -721,7 +772,7 @@ export class ActorSystem {
    * turn ahead of the low-priority queue.
    */
   setPriority(pid: Pid, priority: Priority): Priority {
-    const code = PRIORITIES[priority];
+    const code = PRIORITIES.get(priority);
     if (code === undefined) {
       throw new InvalidArgumentError(
         `priority must be one of high, normal, low, got ${describeValue(priority)}`,
@@ -986,6 +1037,7 @@ export class ActorSystem {
     if (!(pid instanceof Pid)) {
       throw new InvalidArgumentError(`exit expects a pid, got ${describeValue(pid)}`);
     }
+    checkExitReason(reason, 'exit');
     const target = pid._proc;
     if (target !== null) this.exitSignalTo(target, from, reason, false);
     else if (pid.node !== localNode) this.router?.exit(from, pid, reason, false);
@@ -1014,6 +1066,12 @@ export class ActorSystem {
    * still alive after `timeoutMs` (default `Infinity`); it is not killed then.
    */
   stop(dest: Dest, reason: ExitReason = 'normal', timeoutMs = Infinity): Promise<void> {
+    try {
+      checkExitReason(reason, 'stop');
+      checkTimeout(timeoutMs, 'stop');
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const proc = this.resolve(dest);
     if (proc === null) {
       // A pid of another thread: ask its node, and wait for its DOWN.
@@ -1037,6 +1095,16 @@ export class ActorSystem {
    * if it is still alive then.
    */
   whenExited(pid: Pid, timeoutMs = Infinity, label?: string): Promise<ExitReason> {
+    if (!(pid instanceof Pid)) {
+      return Promise.reject(
+        new InvalidArgumentError(`whenExited expects a pid, got ${describeValue(pid)}`),
+      );
+    }
+    try {
+      checkTimeout(timeoutMs, 'whenExited');
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const target = pid._proc;
     // A pid of another thread is watched with a monitor like any other.
     if (target === null && (pid.node === localNode || this.router === null)) {
@@ -1049,10 +1117,12 @@ export class ActorSystem {
           if (!(message instanceof DownMessage)) return;
           if (timer !== null) this.clock.clearTimeout(timer);
           resolve(message.reason);
-          ctx.exit('normal');
+          ctx.stop();
         }),
         {},
       );
+      // A runtime helper: `shutdown` leaves it to see its target go.
+      watcher._proc!.internal = true;
       watcher._proc!.monitor(pid);
       if (timeoutMs !== Infinity) {
         timer = this.clock.setTimeout(
@@ -1109,6 +1179,7 @@ export class ActorSystem {
       {},
     );
     this.watcherProc = pid._proc!;
+    this.watcherProc.internal = true;
     return this.watcherProc;
   }
 
@@ -1154,8 +1225,16 @@ export class ActorSystem {
   monitorFrom(watcher: Proc, dest: Dest): Ref {
     const ref = makeRef();
     if (watcher.status === S_DEAD) return ref;
-    const target = this.resolve(dest);
-    if (target === null && this.monitorRemote(watcher, dest, ref)) return ref;
+    let target: Proc | null;
+    try {
+      target = this.resolve(dest);
+      if (target === null && this.monitorRemote(watcher, dest, ref)) return ref;
+    } catch (error) {
+      // An invalid destination is the caller's mistake; a name service that
+      // cannot answer (a registry that is not running) means no process.
+      if (error instanceof InvalidArgumentError) throw error;
+      target = null;
+    }
     if (target === null || target.status === S_DEAD) {
       const pid = dest instanceof Pid ? dest : new Pid(localNode, 0, null);
       this.deliverSystem(watcher, KIND_INFO, new DownMessage(ref, pid, 'noproc'));
@@ -1263,6 +1342,22 @@ export class ActorSystem {
     const proc = pid._proc;
     if (proc === null || proc.status === S_DEAD) throw new NoProcError(pid.toString());
     return proc;
+  }
+
+  /** Throws `InvalidArgumentError` unless `dest` has the shape of a destination. @internal */
+  checkDest(dest: unknown, operation: string): void {
+    if (dest instanceof Pid || (typeof dest === 'string' && dest.length > 0)) return;
+    if (dest !== null && typeof dest === 'object') {
+      if (
+        'via' in dest &&
+        typeof (dest as { via: { whereis?: unknown } }).via?.whereis === 'function'
+      )
+        return;
+      if (isRemoteName(dest)) return;
+    }
+    throw new InvalidArgumentError(
+      `${operation} expects a pid, a registered name, a via name or { name, node }, got ${describeValue(dest)}`,
+    );
   }
 
   /** Resolves a destination to a live process on this thread, or null. @internal */
@@ -1500,6 +1595,12 @@ export class ActorSystem {
     };
   }
 
+  /** A timeout list ran empty and its timer ended: forget it (timeouts may take any value). */
+  private readonly deadlinesIdle = (list: Deadlines): void => {
+    if (this.deadlineLists.get(list.ms) === list) this.deadlineLists.delete(list.ms);
+    if (this.lastDeadlines === list) this.lastDeadlines = null;
+  };
+
   /** A call of this system timed out (reported to the logger and telemetry). */
   private readonly timedOut = (target: string, timeoutMs: number): void => {
     this.logger.warn({ label: 'call_timeout', target, timeoutMs }, 'call timed out');
@@ -1514,15 +1615,26 @@ export class ActorSystem {
    * Later spawns fail.
    */
   async shutdown(timeoutMs = 5000): Promise<void> {
-    const roots = [...this.procs.values()].filter((p) => p.parent === null).reverse();
+    checkTimeout(timeoutMs, 'shutdown');
+    // Runtime helpers (the watchers behind whenExited, stop, Application)
+    // are not roots: they must outlive what they watch.
+    const roots = [...this.procs.values()]
+      .filter((p) => p.parent === null && !p.internal)
+      .reverse();
     for (const proc of roots) {
       if (proc.status === S_DEAD) continue;
       const exited = this.whenExited(proc.self, timeoutMs).catch(() => undefined);
       this.deliverSystem(proc, KIND_STOP, 'shutdown');
       await exited;
     }
+    for (const hook of this.shutdownHooks.splice(0)) await hook();
     for (const proc of [...this.procs.values()]) this.kill(proc, 'killed');
     this.stopped = true;
+  }
+
+  /** Runs `hook` during `shutdown`, after the roots stopped (thread nodes stop there). @internal */
+  onShutdown(hook: () => Promise<void> | void): void {
+    this.shutdownHooks.push(hook);
   }
 }
 

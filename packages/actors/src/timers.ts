@@ -2,6 +2,7 @@ import type { TimerHandle } from './clock.js';
 import type { Proc } from './process.js';
 import type { Dest } from './protocol.js';
 import { InvalidArgumentError } from './reasons.js';
+import { describeValue } from './describe.js';
 import type { ActorSystem } from './system.js';
 
 /**
@@ -34,6 +35,8 @@ export class Timers {
   constructor(private readonly system: ActorSystem) {}
 
   start(owner: Proc | null, dest: Dest, message: unknown, ms: number, interval: boolean): TimerRef {
+    // The destination is resolved when the timer fires; its shape is checked now.
+    this.system.checkDest(dest, interval ? 'sendInterval' : 'sendAfter');
     if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || (interval && ms === 0)) {
       throw new InvalidArgumentError(
         `timer ms must be a finite number >= 0${interval ? ' and > 0 for an interval' : ''}, got ${String(ms)}`,
@@ -46,6 +49,9 @@ export class Timers {
   }
 
   cancel(timer: TimerRef): number | false {
+    if (!(timer instanceof TimerRef)) {
+      throw new InvalidArgumentError(`cancelTimer expects a TimerRef, got ${describeValue(timer)}`);
+    }
     const handle = timer.handle;
     if (handle === null) return false;
     const clock = this.system.clock;

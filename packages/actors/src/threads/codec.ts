@@ -214,19 +214,93 @@ function encSet(value: Set<unknown>, depth: number): Set<unknown> {
 
 function encodeError(error: Error, depth: number): ErrorMark {
   const fields: Record<string, unknown> = {};
+  const mark: ErrorMark = {
+    [MARK]: 'error',
+    name: String(error.name),
+    message: String(error.message),
+    stack: typeof error.stack === 'string' ? error.stack : undefined,
+    fields,
+  };
+  // A chain of causes (or a cause that refers back to its error) stops at
+  // the walk's depth limit instead of recursing for ever.
+  if (depth >= MAX_DEPTH) return mark;
   for (const key of Object.keys(error)) {
     if (key === 'name' || key === 'message' || key === 'stack' || key === 'cause') continue;
     fields[key] = enc((error as unknown as Record<string, unknown>)[key], depth + 1);
   }
-  const mark: ErrorMark = {
-    [MARK]: 'error',
-    name: error.name,
-    message: error.message,
-    stack: error.stack,
-    fields,
-  };
   if (error.cause !== undefined) mark.cause = enc(error.cause, depth + 1);
   return mark;
+}
+
+/**
+ * Encodes a value the runtime itself must deliver (an exit reason, a call's
+ * failure): unlike `encode`, it never throws. What cannot cross is replaced
+ * by a description, so an error holding a function (a client library's
+ * retry callback, say) still arrives as an error with its name, message,
+ * stack and `code`, minus that field.
+ */
+export function encodeSafe(value: unknown): unknown {
+  try {
+    return encode(value).data;
+  } catch {
+    return sanitize(value, 0);
+  }
+}
+
+function sanitize(value: unknown, depth: number): unknown {
+  if (value instanceof Error) {
+    const fields: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) {
+      const field = (value as unknown as Record<string, unknown>)[key];
+      if (key === 'name' || key === 'message' || key === 'stack' || key === 'cause') continue;
+      fields[key] = depth < 8 ? sanitizeField(field, depth + 1) : describeUncloneable(field);
+    }
+    const mark: ErrorMark = {
+      [MARK]: 'error',
+      name: String(value.name),
+      message: String(value.message),
+      stack: typeof value.stack === 'string' ? value.stack : undefined,
+      fields,
+    };
+    if (value.cause !== undefined && depth < 8) mark.cause = sanitize(value.cause, depth + 1);
+    return mark;
+  }
+  if (value !== null && typeof value === 'object' && 'shutdown' in value && depth === 0) {
+    return { shutdown: sanitize((value as { shutdown: unknown }).shutdown, depth + 1) };
+  }
+  return isPlainCloneable(value) ? value : describeUncloneable(value);
+}
+
+/** A field of an error: kept if it can cross, sanitized if it is an error, else described. */
+function sanitizeField(value: unknown, depth: number): unknown {
+  if (isPlainCloneable(value)) return value;
+  if (value instanceof Error) return sanitize(value, depth);
+  try {
+    return encode(value).data;
+  } catch {
+    return describeUncloneable(value);
+  }
+}
+
+function isPlainCloneable(value: unknown): boolean {
+  const type = typeof value;
+  return (
+    value === null ||
+    type === 'string' ||
+    type === 'number' ||
+    type === 'boolean' ||
+    type === 'bigint' ||
+    type === 'undefined'
+  );
+}
+
+function describeUncloneable(value: unknown): string {
+  if (typeof value === 'function') return `[function ${value.name || 'anonymous'}]`;
+  try {
+    return `[${Object.prototype.toString.call(value).slice(8, -1)}: ${String(value)}]`;
+  } catch {
+    return '[value that cannot cross threads]';
+  }
 }
 
 /** Restores a value made by `encode` (only needed when it said `revive`). */

@@ -10,7 +10,7 @@
 import * as Comlink from 'comlink';
 import type { ProcessInfo, SpawnOptions } from '../system.js';
 import type { StartOptions } from '../gen-server.js';
-import { decode, encode, type Reviver } from './codec.js';
+import { decode, encodeSafe, type Reviver } from './codec.js';
 import type { WirePid } from './protocol.js';
 
 /** Names code by module and export: functions cannot cross threads. */
@@ -61,7 +61,7 @@ export function installErrorTransfer(reviver: Reviver): void {
   const original = Comlink.transferHandlers.get('throw')!;
   Comlink.transferHandlers.set('throw', {
     canHandle: original.canHandle,
-    serialize: ({ value }: { value: unknown }) => [{ encoded: encode(value).data }, []],
+    serialize: ({ value }: { value: unknown }) => [{ encoded: encodeSafe(value) }, []],
     deserialize: (serialized: unknown) => {
       throw decode((serialized as { encoded: unknown }).encoded, reviver);
     },

@@ -22,7 +22,7 @@ import type { Context } from '../process.js';
 import { Task, asyncStream, type AsyncStreamOptions, type Task as TaskHandle } from '../task.js';
 import type { Proc } from '../process.js';
 import { Pid } from '../pid.js';
-import { decode, type Reviver } from './codec.js';
+import { decode, encode, type Reviver } from './codec.js';
 import type { ModuleExport } from './control.js';
 
 /** A function to run on the pool: a module, its export, and the argument. */
@@ -73,6 +73,7 @@ const reviver: Reviver = {
  */
 export class TaskPool {
   private readonly pool: Piscina;
+  private destroyed = false;
 
   constructor(options: TaskPoolOptions = {}) {
     this.pool = new Piscina({
@@ -85,10 +86,13 @@ export class TaskPool {
 
   /** Runs one function on the pool. Abort it with `signal` (rejects with piscina's AbortError). */
   async run<R>(spec: PoolTaskSpec, options: { signal?: AbortSignal } = {}): Promise<R> {
+    if (this.destroyed) throw new ActorError('pool_destroyed', 'the task pool has been destroyed');
+    // An argument that cannot cross is refused here, with the path to it.
+    const arg = encode(spec.arg).data;
     let result: { ok: unknown } | { error: unknown };
     try {
       result = (await this.pool.run(
-        { module: spec.module, export: spec.export ?? 'default', arg: spec.arg },
+        { module: spec.module, export: spec.export ?? 'default', arg },
         options.signal !== undefined ? { signal: options.signal } : {},
       )) as { ok: unknown } | { error: unknown };
     } catch (error) {
@@ -97,7 +101,7 @@ export class TaskPool {
       throw error;
     }
     if ('error' in result) throw decode(result.error, reviver);
-    return result.ok as R;
+    return decode(result.ok, reviver) as R;
   }
 
   /**
@@ -134,6 +138,7 @@ export class TaskPool {
 
   /** Ends every worker; queued tasks reject. */
   async destroy(): Promise<void> {
+    this.destroyed = true;
     await this.pool.destroy();
   }
 

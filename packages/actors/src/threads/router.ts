@@ -21,7 +21,7 @@ import { Pid, Ref, localNode } from '../pid.js';
 import { CallExitError, NoProcError, type ExitReason } from '../reasons.js';
 import { S_DEAD } from '../process.js';
 import type { ActorSystem } from '../system.js';
-import { decode, encode, type Reviver } from './codec.js';
+import { decode, encode, encodeSafe, type Reviver } from './codec.js';
 import {
   FLAGS,
   REVIVE,
@@ -228,7 +228,7 @@ export class Router implements Reviver {
       t: 'exit',
       from: from === null ? null : wirePid(from),
       to: to.id,
-      reason: encode(reason).data,
+      reason: encodeSafe(reason),
       link: viaLink,
     });
   }
@@ -261,7 +261,7 @@ export class Router implements Reviver {
       to: watcher.id,
       ref: [ref.node, ref.id],
       pid: wirePid(pid),
-      reason: encode(reason).data,
+      reason: encodeSafe(reason),
     });
   }
 
@@ -385,7 +385,7 @@ export class Router implements Reviver {
     const caller = this.revivePid(wire.caller);
     const callId = wire.call;
     const fail = (error: unknown): void => {
-      peer.post({ t: 'fail', call: callId, error: encode(error).data });
+      peer.post({ t: 'fail', call: callId, error: encodeSafe(error) });
     };
     const answer = (value: unknown): void => {
       let encoded: { data: unknown; revive: boolean };
@@ -406,7 +406,7 @@ export class Router implements Reviver {
     const head = entry[0];
     if (typeof head === 'number' && head < 0) {
       const call = Math.floor((-head - 1) / FLAGS);
-      peer.post({ t: 'fail', call, error: encode(error).data });
+      peer.post({ t: 'fail', call, error: encodeSafe(error) });
       return;
     }
     if (typeof head === 'number') {

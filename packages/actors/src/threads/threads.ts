@@ -31,6 +31,7 @@ import type { Context } from '../process.js';
 import { ActorSystem, type ProcessInfo } from '../system.js';
 import type { StartOptions } from '../gen-server.js';
 import type { ChildSpec } from '../supervisor.js';
+import { describeValue } from '../describe.js';
 import { decode, encode } from './codec.js';
 import { installErrorTransfer, type ControlApi, type ModuleExport } from './control.js';
 import type { WirePid } from './protocol.js';
@@ -90,6 +91,20 @@ function checkCount(count: number | undefined): number {
   return count;
 }
 
+function checkPlacement(placement: unknown): void {
+  if (placement === 'any' || (typeof placement === 'number' && Number.isInteger(placement))) return;
+  if (
+    placement !== null &&
+    typeof placement === 'object' &&
+    typeof (placement as { key?: unknown }).key === 'string'
+  ) {
+    return;
+  }
+  throw new InvalidArgumentError(
+    `thread placement must be 'any', a node id or { key: string }, got ${describeValue(placement)}`,
+  );
+}
+
 function hash(key: string): number {
   let h = 2166136261;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619);
@@ -100,6 +115,7 @@ function hash(key: string): number {
 export class Threads {
   private readonly nodes = new Map<number, ThreadNode>();
   private stopping = false;
+  private stopped: Promise<void> | null = null;
   private replacing: Promise<ThreadNode> | null = null;
 
   private constructor(
@@ -114,6 +130,8 @@ export class Threads {
     const router = system.remote ?? new Router(system);
     installErrorTransfer(router);
     const threads = new Threads(system, router, options);
+    // The system's shutdown stops its threads too, so nothing outlives it.
+    system.onShutdown(() => threads.stop());
     for (let i = 0; i < count; i++) await threads.addNode();
     return threads;
   }
@@ -199,6 +217,10 @@ export class Threads {
   }
 
   private async pick(placement: Placement): Promise<ThreadNode> {
+    if (this.stopping) {
+      throw new ActorError('threads_stopped', 'the thread nodes have been stopped');
+    }
+    checkPlacement(placement);
     let live = [...this.nodes.values()].filter((n) => n.alive);
     if (live.length === 0 && this.replacing !== null) {
       await this.replacing;
@@ -248,9 +270,10 @@ export class Threads {
       c.startServer({
         module: spec.module,
         export: spec.export,
-        // Pids and errors in the init argument travel as they do in messages.
+        // Pids and errors in the init argument travel as they do in messages;
+        // what cannot cross is refused here, with the path to it.
         args: encode(spec.args).data,
-        options: spec.options ?? {},
+        options: encode(spec.options ?? {}).data as NonNullable<ThreadServerSpec['options']>,
         parent: parentPid === null ? null : [parentPid.node, parentPid.id],
         link,
       }),
@@ -320,7 +343,12 @@ export class Threads {
   }
 
   /** Stops every thread: each shuts its system down, then the thread ends. */
-  async stop(timeoutMs = 5000): Promise<void> {
+  stop(timeoutMs = 5000): Promise<void> {
+    this.stopped ??= this.stopAll(timeoutMs);
+    return this.stopped;
+  }
+
+  private async stopAll(timeoutMs: number): Promise<void> {
     this.stopping = true;
     const entries = [...this.nodes.values()];
     await Promise.all(

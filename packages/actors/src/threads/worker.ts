@@ -4,13 +4,13 @@
  * every other thread node by the router, and answering the control plane.
  * Started by `Threads`; not meant to be imported.
  */
-import { pathToFileURL } from 'node:url';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { startServerWithParent, type GenServer } from '../gen-server.js';
 import { localNode, type Pid } from '../pid.js';
 import { ActorSystem, type ProcessHandler, type SystemOptions } from '../system.js';
 import { decode, encode } from './codec.js';
+import { loadExport } from './load.js';
 import { installErrorTransfer, type ControlApi, type ModuleExport } from './control.js';
 import type { WirePid } from './protocol.js';
 import { Router } from './router.js';
@@ -38,16 +38,7 @@ parentPort!.on('message', (message: Introduction) => {
 const wire = (pid: Pid): WirePid => [pid.node, pid.id];
 
 async function load(spec: ModuleExport): Promise<unknown> {
-  const specifier =
-    spec.module.startsWith('/') && !spec.module.startsWith('//')
-      ? pathToFileURL(spec.module).href
-      : spec.module;
-  const mod = (await import(specifier)) as Record<string, unknown>;
-  const name = spec.export ?? 'default';
-  if (!(name in mod)) {
-    throw new Error(`module ${spec.module} has no export ${JSON.stringify(name)}`);
-  }
-  return mod[name];
+  return loadExport(spec.module, spec.export ?? 'default');
 }
 
 const api: ControlApi = {

@@ -1,0 +1,299 @@
+/**
+ * Bugs found by reviewing the runtime as a new user would; each test states
+ * the bug it keeps fixed.
+ */
+import { describe, expect, it } from 'vitest';
+import { SimulatedClock } from '../src/clock.js';
+import { GenServer, noreply, ok, reply, stop } from '../src/gen-server.js';
+import { Inbox } from '../src/inbox.js';
+import { isDown, type DownMessage } from '../src/messages.js';
+import { Registry } from '../src/registry.js';
+import { InvalidArgumentError, NoProcError, StartError, type ExitReason } from '../src/reasons.js';
+import { Supervisor, childSpec } from '../src/supervisor.js';
+import { ActorSystem } from '../src/system.js';
+import { Application } from '../src/application.js';
+import { via } from '../src/protocol.js';
+import type { Context } from '../src/process.js';
+
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+describe('exit reasons outside the vocabulary', () => {
+  it('null (or any non-reason) is refused with InvalidArgumentError instead of breaking the exit path', async () => {
+    const sys = new ActorSystem();
+    const pid = sys.spawn(() => {});
+    expect(() => sys.exit(pid, null as never)).toThrow(InvalidArgumentError);
+    expect(() => sys.exit(pid, 42 as never)).toThrow(/expects an exit reason/);
+    await expect(sys.stop(pid, null as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(sys.isAlive(pid)).toBe(true);
+  });
+
+  it('ctx.exit(null) and a stop(null) result crash the process with InvalidArgumentError', async () => {
+    const sys = new ActorSystem();
+    const inbox = new Inbox(sys);
+    const raw = sys.spawn((_m, ctx) => ctx.exit(null as never));
+    const server = await GenServer.start(
+      sys,
+      { init: () => ok(0), handleCast: (_m, s) => stop(null as never, s) },
+      undefined,
+    );
+    inbox.monitor(raw);
+    inbox.monitor(server);
+    sys.send(raw, 'go');
+    sys.cast(server, 'go');
+    const downs = [await inbox.receive<DownMessage>(isDown), await inbox.receive<DownMessage>(isDown)];
+    for (const down of downs) expect(down.reason).toBeInstanceOf(InvalidArgumentError);
+    expect(sys.processes()).toEqual([inbox.pid]);
+  });
+});
+
+describe('a server killed while its async init is pending', () => {
+  it('its start rejects at once instead of never settling', async () => {
+    const sys = new ActorSystem();
+    const started = GenServer.start(
+      sys,
+      {
+        async init() {
+          await sleep(200);
+          return ok(null);
+        },
+      },
+      undefined,
+      { name: 'slow', timeout: 1000 },
+    );
+    await tick();
+    sys.exit(sys.whereis('slow')!, 'kill');
+    const error = (await started.catch((e: unknown) => e)) as StartError;
+    expect(error).toBeInstanceOf(StartError);
+    expect(error.code).toBe('start_failed');
+    expect(error.reason).toBe('killed');
+    expect(sys.whereis('slow')).toBeUndefined();
+  });
+
+  it('a supervisor restarting such a child is not wedged', async () => {
+    const sys = new ActorSystem();
+    let starts = 0;
+    const Worker = {
+      async init() {
+        starts++;
+        await sleep(30);
+        return ok(null);
+      },
+      handleCast(): never {
+        throw new Error('boom');
+      },
+    };
+    const sup = await Supervisor.start(sys, [childSpec(Worker, null, { id: 'w', name: 'w' })]);
+    sys.cast('w', 'crash');
+    await sleep(5);
+    sys.exit(sys.whereis('w')!, 'kill');
+    await sleep(150);
+    const children = await Supervisor.whichChildren(sys, sup);
+    expect(children[0]!.pid).not.toBeNull();
+    expect(starts).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('hooks that throw', () => {
+  it('a throwing logger or telemetry hook never breaks an exit or a spawn', async () => {
+    const sys = new ActorSystem({
+      logger: {
+        error() {
+          throw new Error('log transport failed');
+        },
+        warn() {},
+        info() {},
+        debug() {},
+      },
+      telemetry() {
+        throw new Error('metrics backend down');
+      },
+    });
+    const a = sys.spawn(() => {
+      throw new Error('crash');
+    });
+    const b = sys.spawn(() => {}, { link: a });
+    const c = sys.spawn(() => {}, { link: b });
+    sys.send(a, 'go');
+    await tick();
+    expect([sys.isAlive(a), sys.isAlive(b), sys.isAlive(c)]).toEqual([false, false, false]);
+    const server = await GenServer.start(sys, { init: () => ok(0) }, undefined, { name: 'svc' });
+    expect(sys.whereis('svc')).toBe(server);
+    expect(sys.hookFailures.count).toBeGreaterThan(0);
+  });
+});
+
+describe('shutdown', () => {
+  it('whenExited and Application.exited settle; the watchers outlive what they watch', async () => {
+    const sys = new ActorSystem();
+    const app = await Application.start(sys, [childSpec({ init: () => ok(0) }, undefined, { id: 'a' })], {
+      signals: [],
+    });
+    const [child] = await Supervisor.whichChildren(sys, app.pid);
+    const exited = sys.whenExited(child!.pid!);
+    await sys.shutdown();
+    expect(await exited).toBe('shutdown');
+    expect(await app.exited).toBe('shutdown');
+    expect(sys.processes()).toEqual([]);
+  });
+
+  it('a helper linked with spawnLink is stopped with its parent, not restarted mid-shutdown', async () => {
+    const sys = new ActorSystem();
+    let inits = 0;
+    const Server = {
+      init: (_: unknown, ctx: Context) => {
+        inits++;
+        ctx.spawnLink(() => {});
+        return ok(null);
+      },
+    };
+    await Supervisor.start(sys, [childSpec(Server, null, { id: 's' })]);
+    expect(inits).toBe(1);
+    await sys.shutdown();
+    expect(inits).toBe(1);
+  });
+});
+
+describe('Application start that fails', () => {
+  it('refuses uncatchable or unknown signals and leaves no handler and no process', async () => {
+    const sys = new ActorSystem();
+    const before = process.listenerCount('SIGINT');
+    await expect(
+      Application.start(sys, [], { signals: ['SIGINT', 'SIGKILL'] }),
+    ).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(
+      Application.start(sys, [], { signals: ['SIGFOO' as NodeJS.Signals] }),
+    ).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(process.listenerCount('SIGINT')).toBe(before);
+    expect(sys.processes()).toEqual([]);
+  });
+});
+
+describe('bounded mailbox with the crash policy', () => {
+  it('the process ends at once, and terminate never runs alongside its handler', async () => {
+    const sys = new ActorSystem();
+    const log: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const pid = await GenServer.start(
+      sys,
+      {
+        init: () => ok(0),
+        async handleCast(m, s) {
+          log.push(`start ${String(m)}`);
+          await gate;
+          log.push(`end ${String(m)}`);
+          return noreply(s);
+        },
+        terminate(reason: ExitReason) {
+          log.push(`terminate ${(reason as Error).name}`);
+        },
+      },
+      undefined,
+      { mailbox: { capacity: 1, overflow: 'crash' } },
+    );
+    sys.cast(pid, 'a');
+    await tick();
+    sys.cast(pid, 'b');
+    sys.cast(pid, 'c'); // overflows
+    expect(sys.isAlive(pid)).toBe(false);
+    release();
+    await tick();
+    expect(log).toEqual(['start a', 'end a']);
+  });
+});
+
+describe('odd inputs', () => {
+  it('immer recipes work on Map and Set state', async () => {
+    const sys = new ActorSystem();
+    const pid = await GenServer.start(
+      sys,
+      {
+        init: () => ok({ seen: new Map<string, number>(), tags: new Set<string>() }),
+        handleCall(request: string, _from, state) {
+          return reply(state.seen.size + state.tags.size, (d) => {
+            d.seen.set(request, 1);
+            d.tags.add(request);
+          });
+        },
+      },
+      undefined,
+    );
+    await sys.call(pid, 'x');
+    expect(await sys.call(pid, 'y')).toBe(2);
+  });
+
+  it('a call timeout of any value leaves no lasting state behind', async () => {
+    const clock = new SimulatedClock();
+    const sys = new ActorSystem({ clock });
+    const pid = await GenServer.start(sys, { init: () => ok(0), handleCall: (_r, _f, s) => reply(s, s) }, undefined);
+    for (let i = 1; i <= 200; i++) await sys.call(pid, 'x', 1000 + i);
+    clock.advance(2000);
+    expect((sys as unknown as { deadlineLists: Map<number, unknown> }).deadlineLists.size).toBe(0);
+  });
+
+  it('an inbox whose process dies rejects a receive still waiting', async () => {
+    const sys = new ActorSystem();
+    const inbox = new Inbox(sys);
+    const waiting = inbox.receive(() => true, Infinity);
+    sys.exit(inbox.pid, 'kill');
+    await expect(waiting).rejects.toMatchObject({ code: 'inbox_closed' });
+  });
+
+  it('every timeout option is validated', async () => {
+    const sys = new ActorSystem();
+    const pid = sys.spawn(() => {});
+    const inbox = new Inbox(sys);
+    await expect(sys.receiveResponse(sys.sendRequest(pid, 'x'), Number.NaN)).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+    await expect(sys.stop(pid, 'normal', -1)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(sys.whenExited(pid, Number.NaN)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(inbox.receive(() => true, -5)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(inbox.receive('not a function' as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(sys.shutdown(-1)).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it('a call or monitor through a registry that is not running rejects / gives DOWN noproc', async () => {
+    const sys = new ActorSystem();
+    const registry = new Registry({ keys: 'unique' });
+    const calling = sys.call(via(registry, 'k'), 'x');
+    await expect(calling).rejects.toMatchObject({ code: 'registry_not_running' });
+    const inbox = new Inbox(sys);
+    inbox.monitor(via(registry, 'k'));
+    expect((await inbox.receive<DownMessage>(isDown)).reason).toBe('noproc');
+    await expect(sys.call(42 as never, 'x')).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it('priority names only: toString and constructor are refused', () => {
+    const sys = new ActorSystem();
+    expect(() => sys.spawn(() => {}, { priority: 'toString' as never })).toThrow(InvalidArgumentError);
+    expect(() => sys.spawn(() => {}, { priority: 'constructor' as never })).toThrow(InvalidArgumentError);
+  });
+
+  it('error messages show NaN and Infinity as themselves', () => {
+    expect(() => new ActorSystem({ processBudget: Number.NaN })).toThrow(/got NaN/);
+  });
+
+  it('reply and noreply without the state are refused (the state would silently become undefined)', async () => {
+    expect(() => (reply as (v: unknown) => unknown)(1)).toThrow(InvalidArgumentError);
+    expect(() => (noreply as () => unknown)()).toThrow(InvalidArgumentError);
+    expect(reply(1, undefined)).toMatchObject({ kind: 'reply', state: undefined });
+  });
+
+  it('SimulatedClock.advance refuses negative and NaN; sendAfter refuses a non-destination', () => {
+    const clock = new SimulatedClock();
+    expect(() => clock.advance(-1)).toThrow(InvalidArgumentError);
+    expect(() => clock.advance(Number.NaN)).toThrow(InvalidArgumentError);
+    const sys = new ActorSystem({ clock });
+    expect(() => sys.sendAfter(42 as never, 'x', 10)).toThrow(InvalidArgumentError);
+    expect(() => sys.cancelTimer(undefined as never)).toThrow(InvalidArgumentError);
+  });
+
+  it('a stop request to a dead pid rejects with noproc', async () => {
+    const sys = new ActorSystem();
+    const pid = sys.spawn(() => {});
+    sys.exit(pid, 'kill');
+    await expect(sys.stop(pid)).rejects.toBeInstanceOf(NoProcError);
+  });
+});
