@@ -544,7 +544,19 @@ function startServer<S, A, P>(
       ),
     );
   }
+  if (options === null || typeof options !== 'object') {
+    return Promise.reject(
+      new InvalidArgumentError(`start options must be an object, got ${describeValue(options)}`),
+    );
+  }
   const { name, timeout = 5000, ...spawnOptions } = options;
+  if (name !== undefined && typeof name !== 'string' && !isViaName(name)) {
+    return Promise.reject(
+      new InvalidArgumentError(
+        `options.name must be a string or via(registry, key), got ${describeValue(name)}`,
+      ),
+    );
+  }
   if (typeof timeout !== 'number' || !(timeout >= 0)) {
     return Promise.reject(
       new InvalidArgumentError(
@@ -596,6 +608,15 @@ function startServer<S, A, P>(
       );
     }
   });
+}
+
+function isViaName(name: unknown): name is Via {
+  return (
+    name !== null &&
+    typeof name === 'object' &&
+    'via' in name &&
+    typeof (name as Via).via?.whereis === 'function'
+  );
 }
 
 function registerVia(name: Via, pid: Pid): void {

@@ -3,7 +3,13 @@ import { Mailbox } from './mailbox.js';
 import { KIND_INFO } from './messages.js';
 import type { Pid, Ref } from './pid.js';
 import type { CallOf, Dest, ReplyOf, CastOf } from './protocol.js';
-import { ActorError, NoProcError, checkExitReason, type ExitReason } from './reasons.js';
+import {
+  ActorError,
+  InvalidArgumentError,
+  NoProcError,
+  checkExitReason,
+  type ExitReason,
+} from './reasons.js';
 import type { ActorSystem, SpawnOptions, ProcessHandler } from './system.js';
 import type { TimerRef } from './timers.js';
 
@@ -273,6 +279,9 @@ export class Proc implements Context {
   }
 
   trapExit(flag: boolean): boolean {
+    if (typeof flag !== 'boolean') {
+      throw new InvalidArgumentError(`trapExit expects a boolean, got ${String(flag)}`);
+    }
     const previous = this.trapExits;
     this.trapExits = flag;
     return previous;

@@ -282,6 +282,7 @@ export class ActorSystem {
 
   /** Spawns a process that runs `handler` for each message it receives. */
   spawn(handler: ProcessHandler, options: SpawnOptions = {}): Pid {
+    // (options are checked, from one table, by spawnLogic)
     if (typeof handler !== 'function') {
       throw new InvalidArgumentError(
         `spawn expects a handler function, got ${describeValue(handler)}`,
@@ -313,12 +314,8 @@ export class ActorSystem {
     parent?: Pid,
   ): Pid {
     if (this.stopped) throw new ActorError('system_stopped', 'the actor system has been shut down');
+    checkSpawnOptions(options);
     const { name, link, mailbox, trapExit, priority } = options;
-    if (priority !== undefined && !PRIORITIES.has(priority)) {
-      throw new InvalidArgumentError(
-        `options.priority must be one of high, normal, low, got ${describeValue(priority)}`,
-      );
-    }
     if (name !== undefined) this.checkNameFree(name);
     // A pid of another thread is linked once the process exists (the other
     // node answers with an exit signal if its process is gone).
@@ -1561,6 +1558,9 @@ export class ActorSystem {
 
   /** Whether `pid` is alive. Only for pids of this thread: another thread's process cannot be asked synchronously. */
   isAlive(pid: Pid): boolean {
+    if (!(pid instanceof Pid)) {
+      throw new InvalidArgumentError(`isAlive expects a pid, got ${describeValue(pid)}`);
+    }
     if (pid.node !== localNode && pid._proc === null) {
       throw new InvalidArgumentError(
         `isAlive answers for processes of this thread only; ${pid} lives on node ${pid.node} (monitor it instead)`,
@@ -1635,6 +1635,32 @@ export class ActorSystem {
   /** Runs `hook` during `shutdown`, after the roots stopped (thread nodes stop there). @internal */
   onShutdown(hook: () => Promise<void> | void): void {
     this.shutdownHooks.push(hook);
+  }
+}
+
+/** What each spawn option must be (unknown keys are left alone: start options add their own). */
+const SPAWN_OPTION_RULES: readonly [keyof SpawnOptions, (v: unknown) => boolean, string][] = [
+  ['name', (v) => typeof v === 'string' && v.length > 0, 'a non-empty string'],
+  ['trapExit', (v) => typeof v === 'boolean', 'a boolean'],
+  ['link', (v) => v instanceof Pid, 'a pid'],
+  ['mailbox', (v) => v !== null && typeof v === 'object', 'an object { capacity, overflow? }'],
+  ['priority', (v) => PRIORITIES.has(v), "one of 'high', 'normal', 'low'"],
+];
+
+function checkSpawnOptions(options: unknown): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new InvalidArgumentError(
+      `spawn options must be an object, got ${describeValue(options)}`,
+    );
+  }
+  const record = options as Record<string, unknown>;
+  for (const [key, test, expected] of SPAWN_OPTION_RULES) {
+    const value = record[key];
+    if (value !== undefined && !test(value)) {
+      throw new InvalidArgumentError(
+        `options.${key} must be ${expected}, got ${describeValue(value)}`,
+      );
+    }
   }
 }
 

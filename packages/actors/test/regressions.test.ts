@@ -41,7 +41,10 @@ describe('exit reasons outside the vocabulary', () => {
     inbox.monitor(server);
     sys.send(raw, 'go');
     sys.cast(server, 'go');
-    const downs = [await inbox.receive<DownMessage>(isDown), await inbox.receive<DownMessage>(isDown)];
+    const downs = [
+      await inbox.receive<DownMessage>(isDown),
+      await inbox.receive<DownMessage>(isDown),
+    ];
     for (const down of downs) expect(down.reason).toBeInstanceOf(InvalidArgumentError);
     expect(sys.processes()).toEqual([inbox.pid]);
   });
@@ -126,9 +129,13 @@ describe('hooks that throw', () => {
 describe('shutdown', () => {
   it('whenExited and Application.exited settle; the watchers outlive what they watch', async () => {
     const sys = new ActorSystem();
-    const app = await Application.start(sys, [childSpec({ init: () => ok(0) }, undefined, { id: 'a' })], {
-      signals: [],
-    });
+    const app = await Application.start(
+      sys,
+      [childSpec({ init: () => ok(0) }, undefined, { id: 'a' })],
+      {
+        signals: [],
+      },
+    );
     const [child] = await Supervisor.whichChildren(sys, app.pid);
     const exited = sys.whenExited(child!.pid!);
     await sys.shutdown();
@@ -226,7 +233,11 @@ describe('odd inputs', () => {
   it('a call timeout of any value leaves no lasting state behind', async () => {
     const clock = new SimulatedClock();
     const sys = new ActorSystem({ clock });
-    const pid = await GenServer.start(sys, { init: () => ok(0), handleCall: (_r, _f, s) => reply(s, s) }, undefined);
+    const pid = await GenServer.start(
+      sys,
+      { init: () => ok(0), handleCall: (_r, _f, s) => reply(s, s) },
+      undefined,
+    );
     for (let i = 1; i <= 200; i++) await sys.call(pid, 'x', 1000 + i);
     clock.advance(2000);
     expect((sys as unknown as { deadlineLists: Map<number, unknown> }).deadlineLists.size).toBe(0);
@@ -250,7 +261,9 @@ describe('odd inputs', () => {
     await expect(sys.stop(pid, 'normal', -1)).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(sys.whenExited(pid, Number.NaN)).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(inbox.receive(() => true, -5)).rejects.toBeInstanceOf(InvalidArgumentError);
-    await expect(inbox.receive('not a function' as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(inbox.receive('not a function' as never)).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
     await expect(sys.shutdown(-1)).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 
@@ -267,8 +280,12 @@ describe('odd inputs', () => {
 
   it('priority names only: toString and constructor are refused', () => {
     const sys = new ActorSystem();
-    expect(() => sys.spawn(() => {}, { priority: 'toString' as never })).toThrow(InvalidArgumentError);
-    expect(() => sys.spawn(() => {}, { priority: 'constructor' as never })).toThrow(InvalidArgumentError);
+    expect(() => sys.spawn(() => {}, { priority: 'toString' as never })).toThrow(
+      InvalidArgumentError,
+    );
+    expect(() => sys.spawn(() => {}, { priority: 'constructor' as never })).toThrow(
+      InvalidArgumentError,
+    );
   });
 
   it('error messages show NaN and Infinity as themselves', () => {
@@ -295,5 +312,26 @@ describe('odd inputs', () => {
     const pid = sys.spawn(() => {});
     sys.exit(pid, 'kill');
     await expect(sys.stop(pid)).rejects.toBeInstanceOf(NoProcError);
+  });
+});
+
+describe('bad options are typed errors, not TypeErrors', () => {
+  it('spawn and start options of the wrong shape', async () => {
+    const sys = new ActorSystem();
+    expect(() => sys.spawn(() => {}, null as never)).toThrow(InvalidArgumentError);
+    expect(() => sys.spawn(() => {}, { mailbox: null as never })).toThrow(/options.mailbox/);
+    expect(() => sys.spawn(() => {}, { trapExit: 'yes' as never })).toThrow(/options.trapExit/);
+    await expect(
+      GenServer.start(sys, { init: () => ok(0) }, undefined, { name: 5 as never }),
+    ).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(
+      GenServer.start(sys, { init: () => ok(0) }, undefined, null as never),
+    ).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(() => sys.isAlive('name' as never)).toThrow(InvalidArgumentError);
+    const pid = sys.spawn((_m, ctx) => void ctx.trapExit('no' as never));
+    const inbox = new Inbox(sys);
+    inbox.monitor(pid);
+    sys.send(pid, 'go');
+    expect((await inbox.receive<DownMessage>(isDown)).reason).toBeInstanceOf(InvalidArgumentError);
   });
 });
