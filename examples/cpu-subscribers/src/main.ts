@@ -123,7 +123,11 @@ await pool.destroy();
 const same = JSON.stringify(inline.digests) === JSON.stringify(pooled.digests);
 const complete = [inline, pooled].every((o) => o.digests.every((d) => d.length === messages));
 
-const row = (cells: string[]) => cells.map((c, i) => c.padEnd([34, 12, 12, 12, 12][i]!)).join(' ');
+const row = (cells: string[]) =>
+  cells
+    .map((c, i) => c.padEnd([34, 12, 12, 12, 12][i]!))
+    .join(' ')
+    .trimEnd();
 console.log(
   `CPU-heavy subscribers: ${messages} documents x ${subscribers} subscribers, ${rounds} SHA-256 rounds each`,
 );
