@@ -6,8 +6,13 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ActorSystem, Inbox, makeRef } from '@ratatoskr/actors';
-import type { Broker } from '@ratatoskr/broker';
-import { SubscriptionEnd, SubscriberFailure, isMessage, type Message } from '@ratatoskr/broker';
+import {
+  Broker,
+  SubscriptionEnd,
+  SubscriberFailure,
+  isMessage,
+  type Message,
+} from '@ratatoskr/broker';
 import { BROKER_MODES, useBrokerMode } from './broker-threads-harness.js';
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -304,12 +309,19 @@ describe.each(BROKER_MODES)('$name', (mode) => {
       await expect(env.start({ system: 'mine' as never })).rejects.toMatchObject({
         option: 'system',
       });
-      await expect(env.start({ topicDefaults: { maxSubscribers: 0 } })).rejects.toMatchObject({
-        option: 'maxSubscribers',
-      });
+      // Regression: topic defaults were named as if given to createTopic (options.maxSubscribers).
+      const defaults = env.start({ topicDefaults: { maxSubscribers: 0 } });
+      await expect(defaults).rejects.toMatchObject({ option: 'topicDefaults.maxSubscribers' });
+      await expect(defaults).rejects.toThrow(/^options\.topicDefaults\.maxSubscribers must be/);
       await expect(env.start({ colour: 'red' } as never)).rejects.toMatchObject({
         option: 'colour',
       });
+      // Regression: an array was accepted as the options object; null said "options.options".
+      // (Broker.start itself: the harness would spread them into an object.)
+      await expect(Broker.start([] as never)).rejects.toMatchObject({ code: 'invalid_option' });
+      await expect(Broker.start(null as never)).rejects.toThrow(
+        /^options must be an object, got null/,
+      );
     });
 
     it('stop() ends a subscription stuck in a handler that never returns, instead of hanging', async () => {

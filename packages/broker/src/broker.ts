@@ -51,13 +51,14 @@ import {
   EMPTY_METADATA,
   Message,
   checkMetadata,
-  payloadSize,
-  unmeasurableReason,
+  metadataBytes,
   type MessageId,
   type Metadata,
 } from './message.js';
+import { measurePayload, stringBytes } from './size.js';
 import { checkTopicName } from './names.js';
 import {
+  checkPublishOptions,
   resolveBrokerOptions,
   resolveSubscribeOptions,
   resolveTopicOptions,
@@ -213,7 +214,11 @@ export class Broker {
   static async start(options: BrokerOptions = {}): Promise<Broker> {
     // Every option is checked before anything starts.
     const resolved = resolveBrokerOptions(options);
-    const topicDefaults = resolveTopicOptions(resolved.topicDefaults ?? undefined);
+    const topicDefaults = resolveTopicOptions(
+      resolved.topicDefaults ?? undefined,
+      undefined,
+      'topicDefaults.',
+    );
     const given = resolved.threads instanceof Threads ? resolved.threads : null;
     const system = resolved.system ?? given?.system ?? new ActorSystem();
     const count = typeof resolved.threads === 'number' ? resolved.threads : 0;
@@ -331,14 +336,25 @@ export class Broker {
    */
   async publishBatch(topic: string, items: readonly BatchItem[]): Promise<MessageId[]> {
     const record = this.recordOf(topic, 'publishBatch');
-    if (!Array.isArray(items))
-      throw new InvalidOptionError('items', 'an array of { payload }', items);
-    const messages = items.map((item, index) => {
+    if (!Array.isArray(items)) {
+      throw new InvalidOptionError(
+        'items',
+        'an array of { payload, metadata?, partitionKey? }',
+        items,
+        'publishBatch items',
+      );
+    }
+    const messages = items.map((item: unknown, index) => {
       try {
         if (item === null || typeof item !== 'object') {
-          throw new InvalidOptionError(`items[${index}]`, 'an object { payload, metadata? }', item);
+          throw new InvalidOptionError(
+            `items[${index}]`,
+            'an object { payload, metadata?, partitionKey? }',
+            item,
+            `publishBatch items[${index}]`,
+          );
         }
-        return this.prepare(record, item.payload, item);
+        return this.prepare(record, (item as BatchItem).payload, item, true);
       } catch (error) {
         throw error instanceof ActorError ? new InvalidBatchError(topic, index, error) : error;
       }
@@ -652,28 +668,33 @@ export class Broker {
       : new TopicUnavailableError(record.name);
   }
 
-  /** Checks a publish and builds its message (the topic stamps its offset and timestamp). */
-  private prepare(
-    record: TopicRecord,
-    payload: unknown,
-    options: PublishOptions | undefined,
-  ): Message {
-    const size = payloadSize(payload);
-    if (size < 0) throw new InvalidPayloadError(record.name, unmeasurableReason(payload));
+  /**
+   * Checks a publish and builds its message (the topic stamps its offset and
+   * timestamp). The size counts the payload, the metadata and the partition
+   * key, and the measure stops once past `maxPayloadBytes`.
+   */
+  private prepare(record: TopicRecord, payload: unknown, options: unknown, item = false): Message {
     const limits = record.options;
-    if (size > limits.maxPayloadBytes) {
-      throw new PayloadTooLargeError(record.name, limits.maxPayloadBytes, size);
+    const limit = limits.maxPayloadBytes;
+    const measured = measurePayload(payload, limit);
+    if (typeof measured !== 'number') {
+      throw new InvalidPayloadError(record.name, measured.what, measured.path);
     }
+    let size = measured;
     let metadata = EMPTY_METADATA;
     let partitionKey: string | null = null;
     if (options !== undefined) {
-      metadata = checkMetadata(options.metadata);
-      const key = options.partitionKey;
+      const given = checkPublishOptions(options, item);
+      metadata = checkMetadata(given.metadata);
+      if (metadata !== EMPTY_METADATA) size += metadataBytes(metadata, limit - size);
+      const key = given.partitionKey;
       if (key !== undefined) {
         if (typeof key !== 'string') throw new InvalidOptionError('partitionKey', 'a string', key);
         partitionKey = key;
+        size += stringBytes(key, limit - size);
       }
     }
+    if (size > limit) throw new PayloadTooLargeError(record.name, limit, size);
     const remote = record.remote;
     const pending = remote === null ? record.pending : remote.cells.pending();
     if (pending >= limits.maxPendingPublishes) {

@@ -20,19 +20,27 @@
  * | `TopicUnavailableError`      | `topic_unavailable`         | a call that raced a topic crash              |
  * | `TopicOverloadedError`       | `topic_overloaded`          | a publish that finds too many publishes pending |
  * | `SlowConsumerError`          | `slow_consumer`             | delivered to a subscriber disconnected by its overflow policy |
- * | `BrokerStoppedError`         | `broker_stopped`            | every operation after `stop()`               |
+ * | `BrokerStoppedError`         | `broker_stopped`            | every operation after `stop()`, and those pending at it |
+ * | `BrokerDownError`            | `broker_down`               | every operation after the tree gave up       |
+ * | `ConcurrentNextError`        | `concurrent_next`           | a stream's `next()` while another is pending |
  */
 import { ActorError } from '@ratatoskr/actors';
 
-/** Renders a received value briefly and safely for an error message. */
+/** Renders a received value briefly and safely for an error message (never throws). */
 export function received(value: unknown): string {
   if (typeof value === 'string') {
     return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
   }
   if (typeof value === 'function') return `a function`;
+  if (typeof value === 'symbol') return 'a symbol';
   if (value === null || typeof value !== 'object') return String(value);
-  if (Array.isArray(value)) return `an array of ${value.length}`;
   try {
+    if (Array.isArray(value)) return `an array of ${value.length}`;
+    const proto: unknown = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) {
+      const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+      return typeof name === 'string' && name !== '' ? `a ${name}` : 'an object';
+    }
     const text = JSON.stringify(value);
     return text.length > 60 ? `${text.slice(0, 57)}...` : text;
   } catch {
@@ -105,49 +113,65 @@ export class MaxSubscribersReachedError extends ActorError {
   }
 }
 
-/** The payload measures more bytes than the topic's `maxPayloadBytes`. */
+/**
+ * The message measures more bytes than the topic's `maxPayloadBytes`: its
+ * payload plus its metadata and partition key (see `payloadSize`).
+ */
 export class PayloadTooLargeError extends ActorError {
   override name = 'PayloadTooLargeError';
   constructor(
     readonly topic: string,
     /** The topic's limit, in bytes. */
     readonly limit: number,
-    /** The payload's measured size, in bytes (see `payloadSize`). */
+    /**
+     * The measured size, in bytes: exact up to the limit; the measure stops
+     * once past it, so a larger payload reports what was counted by then.
+     */
     readonly size: number,
   ) {
     super(
       'payload_too_large',
-      `payload of ${size} bytes exceeds the limit of ${limit} bytes on topic ${JSON.stringify(topic)}`,
+      `message of ${size} bytes (payload, metadata and partition key; counted until past the ` +
+        `limit) exceeds the limit of ${limit} bytes (maxPayloadBytes) on topic ${JSON.stringify(topic)}`,
     );
   }
 }
 
-/** The payload cannot be carried: `undefined`, a function, a symbol, a bigint or a cycle. */
+/**
+ * The payload cannot be carried: `undefined`, a function, a symbol, a
+ * symbol-keyed property, a Proxy, a Promise, a WeakMap, nesting deeper than
+ * 100 levels, or a value whose reading throws (see `payloadSize`).
+ */
 export class InvalidPayloadError extends ActorError {
   override name = 'InvalidPayloadError';
   constructor(
     readonly topic: string,
+    /** What was found, such as `a function`. */
     readonly reason: string,
+    /** Where in the payload, such as `payload.items[2].at`. */
+    readonly path: string = 'payload',
   ) {
     super(
       'invalid_payload',
-      `invalid payload for topic ${JSON.stringify(topic)}: expected a string, a byte array, ` +
-        `a number, a boolean, null, or plain objects and arrays of those; got ${reason}`,
+      `invalid payload for topic ${JSON.stringify(topic)}: ${path} is ${reason}; a payload may ` +
+        `hold strings, numbers, bigints, booleans, null, byte arrays, Dates, RegExps, Errors, ` +
+        `Maps, Sets, and arrays and objects of those (see payloadSize)`,
     );
   }
 }
 
-/** Metadata must be a flat map of string keys to string values. */
+/** Metadata must be a flat map (a plain object) of string keys to string values. */
 export class InvalidMetadataError extends ActorError {
   override name = 'InvalidMetadataError';
   constructor(
+    /** The key at fault, or null when the metadata itself is not a plain object. */
     readonly key: string | null,
     readonly value: unknown,
   ) {
     super(
       'invalid_metadata',
       key === null
-        ? `metadata must be an object mapping strings to strings, got ${received(value)}`
+        ? `metadata must be a plain object mapping strings to strings, got ${received(value)}`
         : `metadata value for key ${JSON.stringify(key)} must be a string, got ${received(value)}`,
     );
   }
@@ -172,17 +196,19 @@ export class InvalidBatchError extends ActorError {
   }
 }
 
-/** An option is out of its documented range. */
+/** An option (or an argument given as one) is out of its documented range. */
 export class InvalidOptionError extends ActorError {
   override name = 'InvalidOptionError';
   constructor(
-    /** The option's path, such as `retention.maxMessages`. */
+    /** The option's path, such as `retention.maxMessages`; '' for the options object itself. */
     readonly option: string,
     /** What the option accepts. */
     readonly expected: string,
     readonly value: unknown,
+    /** How the message names it; default `options.<option>` (or `options`). */
+    subject: string = option === '' ? 'options' : `options.${option}`,
   ) {
-    super('invalid_option', `options.${option} must be ${expected}, got ${received(value)}`);
+    super('invalid_option', `${subject} must be ${expected}, got ${received(value)}`);
   }
 }
 
@@ -237,10 +263,51 @@ export class SlowConsumerError extends ActorError {
   }
 }
 
-/** The broker has been stopped. */
+/**
+ * The broker has been stopped: the operation was called after `stop()`, or
+ * was pending when `stop()` ended it (it may or may not have taken effect;
+ * everything the broker held is gone either way).
+ */
 export class BrokerStoppedError extends ActorError {
   override name = 'BrokerStoppedError';
+  constructor(
+    readonly operation: string,
+    /** True when the operation was pending at `stop()`, not called after it. */
+    readonly pending: boolean = false,
+  ) {
+    super(
+      'broker_stopped',
+      pending
+        ? `${operation} was pending when the broker was stopped`
+        : `${operation} called after the broker was stopped`,
+    );
+  }
+}
+
+/**
+ * The broker's supervision tree gave up (its root exceeded its restart
+ * intensity): every topic and subscription is gone and nothing restarts
+ * it. Call `stop()` to release its resources and start a new broker.
+ */
+export class BrokerDownError extends ActorError {
+  override name = 'BrokerDownError';
   constructor(readonly operation: string) {
-    super('broker_stopped', `${operation} called after the broker was stopped`);
+    super(
+      'broker_down',
+      `${operation} called on a broker whose supervision tree gave up after repeated crashes; ` +
+        `stop() it and start a new one`,
+    );
+  }
+}
+
+/** A subscription stream was asked for `next()` while its previous `next()` was still pending. */
+export class ConcurrentNextError extends ActorError {
+  override name = 'ConcurrentNextError';
+  constructor(readonly topic: string) {
+    super(
+      'concurrent_next',
+      `a subscription stream on topic ${JSON.stringify(topic)} serves one next() at a time: ` +
+        `await the previous next() before calling it again`,
+    );
   }
 }

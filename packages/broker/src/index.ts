@@ -55,4 +55,6 @@ export {
   TopicOverloadedError,
   SlowConsumerError,
   BrokerStoppedError,
+  BrokerDownError,
+  ConcurrentNextError,
 } from './errors.js';

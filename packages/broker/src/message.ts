@@ -13,26 +13,20 @@
  * randomness or hashing is spent per message. Offsets are per topic, start
  * at 0 and grow by one per accepted message, without gaps.
  *
- * ## Payload size
+ * ## Size
  *
- * `payloadSize` measures what `maxPayloadBytes` and `retention.maxBytes`
- * count, without serializing:
- * - a string: its UTF-8 length;
- * - an `ArrayBuffer`, a typed array, a `DataView` or a `Buffer`: its `byteLength`;
- * - a number or a bigint: 8; a boolean or null: 1;
- * - a plain object or an array: 2, plus each own enumerable key's UTF-8
- *   length, plus the size of each value (`undefined` values count 0).
- * That is close to the JSON size for typical data, and exact for strings and
- * bytes. Measured on this machine for the quick-start order object, the walk
- * costs about 65 ns, where `JSON.stringify(payload).length` costs about
- * 260 ns (340 ns with `Buffer.byteLength` for real UTF-8 bytes), so the walk
- * was chosen: it runs on every publish (about 7% of an awaited publish in a
- * CPU profile of W1). Functions, symbols,
- * `undefined` at the top level, and nesting deeper than 100 levels (a cycle,
- * most likely) are refused with `invalid_payload`.
+ * A message's `size` is what `maxPayloadBytes` and `retention.maxBytes`
+ * count: its payload as `payloadSize` measures it (see `size.ts` for what
+ * counts and what is refused), plus its metadata (each key's and value's
+ * UTF-8 length) and its partition key (UTF-8 length). The publisher's side
+ * measures it once, before sending, and the topic never measures again.
  */
 import { randomBytes } from 'node:crypto';
+import { types } from 'node:util';
 import { InvalidMetadataError } from './errors.js';
+import { measurePayload, stringBytes } from './size.js';
+
+export { utf8Length } from './size.js';
 
 /** Message metadata: a flat map of string keys to string values. */
 export type Metadata = Readonly<Record<string, string>>;
@@ -69,7 +63,7 @@ export class Message<T = unknown> {
     readonly metadata: Metadata,
     /** The key given at publish, or null. Carried for consumers; order is total per topic. */
     readonly partitionKey: string | null,
-    /** The payload's size in bytes, as `payloadSize` measures it. */
+    /** The message's size in bytes: payload, metadata and partition key (see the module doc). */
     readonly size: number,
   ) {}
 }
@@ -110,105 +104,63 @@ export class IdSource {
 
 // ------------------------------------------------------------------ size
 
-const MAX_DEPTH = 100;
-
 /** Returned by `payloadSize` for a payload that cannot be carried. */
 export const UNMEASURABLE = -1;
 
 /**
- * The size of `payload` in bytes, as described in the module doc, or
- * `UNMEASURABLE` (-1) for a payload that cannot be carried.
+ * The size of `payload` in bytes, as the module doc of `size.ts` (and the
+ * README) describe it, or `UNMEASURABLE` (-1) for a payload that cannot be
+ * carried (`publish` says what and where in its `InvalidPayloadError`).
  */
 export function payloadSize(payload: unknown): number {
-  if (typeof payload === 'string') return utf8Length(payload);
-  if (payload === undefined) return UNMEASURABLE;
-  return sizeOf(payload, 0);
-}
-
-/** Describes why `payloadSize` refused `payload`, for `InvalidPayloadError`. */
-export function unmeasurableReason(payload: unknown): string {
-  if (payload === undefined) return 'undefined';
-  return 'a function, a symbol, or nesting deeper than 100 levels (a cycle?)';
-}
-
-function sizeOf(value: unknown, depth: number): number {
-  switch (typeof value) {
-    case 'string':
-      return utf8Length(value);
-    case 'number':
-    case 'bigint':
-      return 8;
-    case 'boolean':
-      return 1;
-    case 'undefined':
-      return 0;
-    case 'object':
-      if (value === null) return 1;
-      return objectSize(value, depth);
-    default:
-      return UNMEASURABLE;
-  }
-}
-
-function objectSize(value: object, depth: number): number {
-  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value.byteLength;
-  if (depth >= MAX_DEPTH) return UNMEASURABLE;
-  let total = 2;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const n = sizeOf(value[i], depth + 1);
-      if (n < 0) return UNMEASURABLE;
-      total += n;
-    }
-    return total;
-  }
-  const record = value as Record<string, unknown>;
-  for (const key in record) {
-    if (!Object.hasOwn(record, key)) continue;
-    const n = sizeOf(record[key], depth + 1);
-    if (n < 0) return UNMEASURABLE;
-    total += utf8Length(key) + n;
-  }
-  return total;
-}
-
-/** UTF-8 length of a string, without encoding it. */
-export function utf8Length(text: string): number {
-  const length = text.length;
-  if (length > 256) return Buffer.byteLength(text, 'utf8');
-  let bytes = length;
-  for (let i = 0; i < length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) continue;
-    if (c < 0x800) bytes += 1;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < length) {
-      // A surrogate pair: 4 bytes for 2 UTF-16 units.
-      const d = text.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        bytes += 2;
-        i++;
-      } else bytes += 2;
-    } else bytes += 2;
-  }
-  return bytes;
+  const size = measurePayload(payload, Infinity);
+  return typeof size === 'number' ? size : UNMEASURABLE;
 }
 
 // ------------------------------------------------------------------ metadata
 
 /**
- * Checks that `metadata` is a flat string map and returns it (or
- * `EMPTY_METADATA` for `undefined`). Throws `InvalidMetadataError`.
+ * Checks that `metadata` is a flat map of string keys to string values (a
+ * plain object: not a Map, a Date, an array or a Proxy, no symbol keys, no
+ * getter that throws) and returns it, or `EMPTY_METADATA` for `undefined`.
+ * Throws `InvalidMetadataError` naming the key at fault.
  */
 export function checkMetadata(metadata: unknown): Metadata {
   if (metadata === undefined) return EMPTY_METADATA;
-  if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) {
+  if (metadata === null || typeof metadata !== 'object' || !isPlainObject(metadata)) {
     throw new InvalidMetadataError(null, metadata);
   }
   const record = metadata as Record<string, unknown>;
-  for (const key in record) {
-    if (!Object.hasOwn(record, key)) continue;
-    const value = record[key];
+  for (const key of Object.keys(record)) {
+    let value: unknown;
+    try {
+      value = record[key];
+    } catch {
+      throw new InvalidMetadataError(key, 'a getter that threw');
+    }
     if (typeof value !== 'string') throw new InvalidMetadataError(key, value);
   }
+  if (Object.getOwnPropertySymbols(record).length > 0) {
+    throw new InvalidMetadataError(null, 'an object with symbol-keyed properties');
+  }
   return record as Metadata;
+}
+
+/** Whether `value` is a plain object (prototype `Object.prototype` or null), not a Proxy. */
+function isPlainObject(value: object): boolean {
+  if (types.isProxy(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * The bytes `metadata` (already checked) adds to a message: each key's and
+ * value's UTF-8 length; a lower bound once past `budget`.
+ */
+export function metadataBytes(metadata: Metadata, budget: number): number {
+  let bytes = 0;
+  for (const key of Object.keys(metadata)) {
+    bytes += stringBytes(key, budget - bytes) + stringBytes(metadata[key]!, budget - bytes);
+  }
+  return bytes;
 }

@@ -22,7 +22,7 @@
  * | `bufferSize`   | 1024            | integer 1..1,000,000: messages queued, not yet handled |
  * | `overflow`     | `'drop_oldest'` | `'drop_oldest'`, `'drop_newest'`, `'disconnect'`     |
  * | `from`         | `'latest'`      | `'latest'`, `'earliest'`, or an offset (integer >= 0) |
- * | `filter`       | none            | `(metadata, message) => boolean`                     |
+ * | `filter`       | none            | `(metadata, message) => unknown`: truthy delivers    |
  * | `subscriberId` | none            | string of 1..255 characters, shown in stats          |
  * | `owner`        | none            | a `Pid`: the subscription ends when it exits         |
  * | `onError`      | none            | `(error, message) => void \| 'unsubscribe'`          |
@@ -103,10 +103,13 @@ export interface SubscribeOptions {
    */
   from?: StartFrom;
   /**
-   * Delivers only the messages for which it returns true. It runs in the
-   * subscriber's process; a filter that throws counts as a handler error.
+   * Delivers only the messages for which it returns a truthy value (as
+   * `Array.prototype.filter` does: `1` or `'yes'` deliver, `0`, `''`,
+   * `null` and `undefined` skip). It runs in the subscriber's process,
+   * before the handler; a filter that throws counts as a handler error and
+   * the message is skipped.
    */
-  filter?: (metadata: Metadata, message: Message) => boolean;
+  filter?: (metadata: Metadata, message: Message) => unknown;
   /** A label for this subscriber, shown in `stats(topic).subscribers` and in telemetry. */
   subscriberId?: string;
   /** The subscription ends (reason `'owner_exited'`) when this process exits; it also receives `SubscriptionEnd` and `SubscriberFailure` notices. */
@@ -127,7 +130,7 @@ export interface ResolvedSubscribeOptions {
   readonly bufferSize: number;
   readonly overflow: SubscriberOverflow;
   readonly from: StartFrom;
-  readonly filter: ((metadata: Metadata, message: Message) => boolean) | null;
+  readonly filter: ((metadata: Metadata, message: Message) => unknown) | null;
   readonly subscriberId: string | null;
   readonly owner: Pid | null;
   readonly onError: ((error: unknown, message: Message) => ErrorDecision) | null;
@@ -214,7 +217,7 @@ const SUBSCRIBE_RULES: Table<ResolvedSubscribeOptions> = {
   },
   filter: {
     default: null,
-    expected: 'a function (metadata, message) => boolean',
+    expected: 'a function (metadata, message) => truthy to deliver',
     valid: orNull(isFunction),
   },
   subscriberId: {
@@ -283,13 +286,25 @@ export function resolveBrokerOptions(input: object | undefined): ResolvedBrokerO
   return options;
 }
 
+/** Whether `value` is an options object: a non-null object, not an array. */
+function isOptionsObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** How an error names the option `key` under `path` (`options.retention.maxAgeMs`). */
+function optionSubject(path: string, key: string): string {
+  return `options.${path}${key}`;
+}
+
 /**
  * Fills defaults into `input` from `table`, refusing unknown keys and values
- * out of range. `undefined` means "use the default".
+ * out of range. `undefined` means "use the default". `path` is where this
+ * table sits in the options (`retention.`, `topicDefaults.`).
  */
 function resolve<T>(table: Table<T>, input: object | undefined, path: string): T {
-  if (input !== undefined && (input === null || typeof input !== 'object')) {
-    throw new InvalidOptionError(path.slice(0, -1) || 'options', 'an object', input);
+  if (input !== undefined && !isOptionsObject(input)) {
+    const option = path.slice(0, -1);
+    throw new InvalidOptionError(option, 'an object', input);
   }
   const given = (input ?? {}) as Record<string, unknown>;
   for (const key of Object.keys(given)) {
@@ -298,6 +313,7 @@ function resolve<T>(table: Table<T>, input: object | undefined, path: string): T
         `${path}${key}`,
         `one of the known options (${Object.keys(table).join(', ')})`,
         given[key],
+        `${optionSubject(path, key)} is unknown: it`,
       );
     }
   }
@@ -324,19 +340,21 @@ function resolve<T>(table: Table<T>, input: object | undefined, path: string): T
 export function resolveTopicOptions(
   input: TopicOptions | undefined,
   defaults: ResolvedTopicOptions = DEFAULT_TOPIC_OPTIONS,
+  /** Where these options sit: '' for `createTopic`, `topicDefaults.` for `Broker.start`. */
+  path = '',
 ): ResolvedTopicOptions {
-  if (input !== undefined && (input === null || typeof input !== 'object')) {
-    throw new InvalidOptionError('options', 'an object', input);
+  if (input !== undefined && !isOptionsObject(input)) {
+    throw new InvalidOptionError(path.slice(0, -1), 'an object', input);
   }
   const given = input?.retention;
-  if (given !== undefined && (given === null || typeof given !== 'object')) {
-    throw new InvalidOptionError('retention', 'an object', given);
+  if (given !== undefined && !isOptionsObject(given)) {
+    throw new InvalidOptionError(`${path}retention`, 'an object', given);
   }
   const { retention: _defaultRetention, ...defaultRest } = defaults;
   const { retention: _givenRetention, ...givenRest } = input ?? {};
-  const top = resolve(TOPIC_RULES, { ...defaultRest, ...stripUndefined(givenRest) }, '');
+  const top = resolve(TOPIC_RULES, { ...defaultRest, ...stripUndefined(givenRest) }, path);
   const retentionInput = { ...defaults.retention, ...stripUndefined(given ?? {}) };
-  const retention = resolve(RETENTION_RULES, retentionInput, 'retention.');
+  const retention = resolve(RETENTION_RULES, retentionInput, `${path}retention.`);
   return Object.freeze({ ...top, retention: Object.freeze(retention) });
 }
 
@@ -349,7 +367,51 @@ export function resolveSubscribeOptions(
   input: SubscribeOptions | undefined,
 ): ResolvedSubscribeOptions {
   if (input === undefined) return DEFAULT_SUBSCRIBE_OPTIONS;
+  if (!isOptionsObject(input)) {
+    throw new InvalidOptionError(
+      '',
+      'a handler function, a Pid, or an options object',
+      input,
+      "subscribe's second argument",
+    );
+  }
   return resolve(SUBSCRIBE_RULES, input, '');
+}
+
+/** The keys a publish's options may have; a batch item also has `payload`. */
+const PUBLISH_KEYS: ReadonlySet<string> = new Set(['metadata', 'partitionKey']);
+const ITEM_KEYS: ReadonlySet<string> = new Set(['payload', 'metadata', 'partitionKey']);
+
+/**
+ * Checks the options of a publish (or a batch item, `item`): an object with
+ * no key but `metadata` and `partitionKey` (and `payload` for an item).
+ * Their values are checked by the publish itself. Throws `InvalidOptionError`.
+ */
+export function checkPublishOptions(input: unknown, item: boolean): PublishOptionsInput {
+  const subject = item ? 'a publishBatch item' : 'publish options';
+  if (!isOptionsObject(input)) {
+    const expected = item ? 'an object { payload, metadata?, partitionKey? }' : 'an object';
+    throw new InvalidOptionError('', `${expected} or undefined`, input, subject);
+  }
+  const known = item ? ITEM_KEYS : PUBLISH_KEYS;
+  for (const key in input) {
+    if (known.has(key)) continue;
+    const value = (input as Record<string, unknown>)[key];
+    if (value === undefined) continue;
+    throw new InvalidOptionError(
+      key,
+      `one of the known options (${[...known].join(', ')})`,
+      value,
+      `${subject}: ${key} is unknown: it`,
+    );
+  }
+  return input as PublishOptionsInput;
+}
+
+/** What `checkPublishOptions` lets through: values still unchecked. */
+export interface PublishOptionsInput {
+  readonly metadata?: unknown;
+  readonly partitionKey?: unknown;
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

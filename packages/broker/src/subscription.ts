@@ -468,7 +468,8 @@ export class Subscription {
 
   private passes(message: Message): boolean {
     try {
-      return this.options.filter!(message.metadata, message) === true;
+      // Truthy delivers, as Array.prototype.filter does (documented on the option).
+      return Boolean(this.options.filter!(message.metadata, message));
     } catch (error) {
       this.report(error, message);
       return false;

@@ -40,9 +40,10 @@ describe('payloadSize', () => {
     expect(payloadSize([])).toBe(2);
     // { id: 123, amount: 99.9, currency: 'USD' }: 2 + (2+8) + (6+8) + (8+3)
     expect(payloadSize({ id: 123, amount: 99.9, currency: 'USD' })).toBe(37);
-    expect(payloadSize([1, 'ab', null])).toBe(2 + 8 + 2 + 1);
+    // Arrays: brackets, one byte per slot, then the elements.
+    expect(payloadSize([1, 'ab', null])).toBe(2 + 3 + 8 + 2 + 1);
     expect(payloadSize({ a: undefined })).toBe(3);
-    expect(payloadSize({ nested: { x: [true] } })).toBe(2 + 6 + (2 + 1 + (2 + 1)));
+    expect(payloadSize({ nested: { x: [true] } })).toBe(2 + 6 + (2 + 1 + (2 + 1 + 1)));
   });
 
   it('refuses what cannot be carried', () => {
@@ -50,9 +51,12 @@ describe('payloadSize', () => {
     expect(payloadSize(() => 1)).toBe(UNMEASURABLE);
     expect(payloadSize(Symbol('s'))).toBe(UNMEASURABLE);
     expect(payloadSize({ f: () => 1 })).toBe(UNMEASURABLE);
-    const cyclic: Record<string, unknown> = {};
+  });
+
+  it('counts an object reached twice (shared, or through a cycle) once', () => {
+    const cyclic: Record<string, unknown> = { n: 1 };
     cyclic.self = cyclic;
-    expect(payloadSize(cyclic)).toBe(UNMEASURABLE);
+    expect(payloadSize(cyclic)).toBe(2 + (1 + 8) + (4 + 0));
   });
 });
 
@@ -64,10 +68,24 @@ describe('metadata', () => {
     expect(Object.isFrozen(EMPTY_METADATA)).toBe(true);
   });
 
+  it('refuses maps, dates, symbol keys and throwing getters: only a plain object is a string map', () => {
+    for (const metadata of [new Map([['a', 'b']]), new Date(), Object.create(Array.prototype)]) {
+      expect(() => checkMetadata(metadata)).toThrow(InvalidMetadataError);
+    }
+    expect(() => checkMetadata({ [Symbol('k')]: 'v' })).toThrow(/symbol-keyed/);
+    const throwing = {
+      get a(): string {
+        throw new Error('boom');
+      },
+    };
+    expect(() => checkMetadata(throwing)).toThrow(/key "a" must be a string, got "a getter/);
+    expect(checkMetadata(Object.assign(Object.create(null), { a: 'b' }))).toEqual({ a: 'b' });
+  });
+
   it('refuses non-string values and non-objects, naming the key', () => {
     expect(() => checkMetadata({ n: 1 })).toThrow(InvalidMetadataError);
     expect(() => checkMetadata({ n: 1 })).toThrow(/key "n" must be a string, got 1/);
-    expect(() => checkMetadata('x')).toThrow(/must be an object/);
+    expect(() => checkMetadata('x')).toThrow(/must be a plain object/);
     expect(() => checkMetadata(['a'])).toThrow(InvalidMetadataError);
     expect(() => checkMetadata(null)).toThrow(InvalidMetadataError);
   });
