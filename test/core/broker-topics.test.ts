@@ -430,6 +430,7 @@ describe.each(BROKER_MODES)('$name', (mode) => {
         subscriptions: 1,
         topicRestarts: 0,
         processes: { store: true, registry: true, topics: true, server: true },
+        hookFailures: 0,
       });
     });
   });

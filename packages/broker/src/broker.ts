@@ -142,6 +142,11 @@ export interface BrokerHealth {
   topicRestarts: number;
   /** Whether each process of the tree is alive. */
   processes: { store: boolean; registry: boolean; topics: boolean; server: boolean };
+  /**
+   * Log records and telemetry events that the broker's logger or telemetry
+   * hook threw on (each dropped, nothing else affected), since the start.
+   */
+  hookFailures: number;
 }
 
 /** The pids of a broker's tree, as `processes()` returns them. */
@@ -526,6 +531,7 @@ export class Broker {
       subscriptions,
       topicRestarts,
       processes,
+      hookFailures: runtime.hookFailures.count,
     };
   }
 

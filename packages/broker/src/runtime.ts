@@ -10,7 +10,13 @@ import type { ActorSystem, Pid, Registry, Threads } from '@ratatoskr/actors';
 import { IdSource } from './message.js';
 import type { ResolvedTopicOptions } from './options.js';
 import type { TopicTable } from './table.js';
-import type { BrokerLogger, BrokerTelemetryHook } from './telemetry.js';
+import {
+  guardLogger,
+  guardTelemetry,
+  type BrokerLogger,
+  type BrokerTelemetryHook,
+  type HookFailures,
+} from './telemetry.js';
 
 /** Local names (in the actor system) of a broker's processes. */
 export interface BrokerNames {
@@ -30,6 +36,12 @@ export class BrokerRuntime {
   /** The running store process, or null. Subscriber processes monitor it. */
   storePid: Pid | null = null;
   readonly ids = new IdSource();
+  /** Records and events the logger or telemetry hook threw on (see `guardLogger`). */
+  readonly hookFailures: HookFailures = { count: 0 };
+  /** The logger, guarded: it never throws. */
+  readonly logger: BrokerLogger;
+  /** The telemetry hook, guarded: it never throws. Null when none was given. */
+  readonly telemetry: BrokerTelemetryHook | null;
   private topicKeys = 0;
   /** Epoch milliseconds at clock time 0, so that `now()` reads the injected clock. */
   private readonly epoch: number;
@@ -39,13 +51,17 @@ export class BrokerRuntime {
     readonly names: BrokerNames,
     readonly system: ActorSystem,
     readonly registry: Registry<string, unknown>,
-    readonly logger: BrokerLogger,
-    readonly telemetry: BrokerTelemetryHook | null,
+    logger: BrokerLogger,
+    telemetry: BrokerTelemetryHook | null,
     readonly topicDefaults: ResolvedTopicOptions,
     /** The thread nodes that host this broker's topics; null when topics run on this thread. */
     readonly threads: Threads | null,
   ) {
     this.epoch = Date.now() - system.clock.now();
+    // A throwing logger or hook must not crash a topic mid-accept, a relay
+    // mid-batch or a subscription mid-report: both are guarded, failures counted.
+    this.logger = guardLogger(logger, this.hookFailures);
+    this.telemetry = guardTelemetry(telemetry, this.hookFailures);
   }
 
   /**

@@ -2,7 +2,10 @@
  * The broker's structured records and telemetry events, as closed unions.
  * The broker never prints: records go to `BrokerOptions.logger` (silent by
  * default), events to `BrokerOptions.telemetry` (none by default). A pino
- * logger fits `BrokerLogger` as it is.
+ * logger fits `BrokerLogger` as it is. Both are guarded: a logger or hook
+ * that throws is counted (`health().hookFailures`) and otherwise ignored,
+ * so it never changes what happens to a message, a publish or a
+ * subscription.
  */
 import type { Ref } from '@ratatoskr/actors';
 
@@ -63,5 +66,48 @@ export type BrokerTelemetryEvent =
   | { type: 'subscriber_error'; topic: string; ref: Ref; error: unknown }
   | { type: 'subscription_ended'; topic: string; ref: Ref; reason: string };
 
-/** Receives broker telemetry events. It runs inline: keep it cheap, and do not throw. */
+/**
+ * Receives broker telemetry events. It runs inline, in whichever broker
+ * process emits the event (a topic accepting a message, a subscription
+ * failing): keep it cheap. A hook that throws changes nothing the broker
+ * does: the event is dropped and counted (`health().hookFailures`).
+ */
 export type BrokerTelemetryHook = (event: BrokerTelemetryEvent) => void;
+
+/** Records and events that a throwing logger or telemetry hook failed to take. */
+export interface HookFailures {
+  count: number;
+}
+
+/**
+ * Wraps the broker's logger so that one that throws never changes what
+ * happens to a message or a subscription: the record is dropped and counted.
+ */
+export function guardLogger(logger: BrokerLogger, failures: HookFailures): BrokerLogger {
+  if (logger === silentLogger) return logger;
+  const guard =
+    (level: keyof BrokerLogger) =>
+    (record: BrokerLogRecord, message?: string): void => {
+      try {
+        logger[level](record, message);
+      } catch {
+        failures.count++;
+      }
+    };
+  return { error: guard('error'), warn: guard('warn'), info: guard('info'), debug: guard('debug') };
+}
+
+/** Wraps the telemetry hook likewise: an event it throws on is dropped and counted. */
+export function guardTelemetry(
+  hook: BrokerTelemetryHook | null,
+  failures: HookFailures,
+): BrokerTelemetryHook | null {
+  if (hook === null) return null;
+  return (event) => {
+    try {
+      hook(event);
+    } catch {
+      failures.count++;
+    }
+  };
+}
