@@ -276,6 +276,35 @@ describe.each(BROKER_MODES)('$name', (mode) => {
       expect((await broker.health()).status).toBe('running');
     });
 
+    it('regression: once the root gives up, health says down and every operation fails at once with broker_down', async () => {
+      await broker.createTopic('t');
+      const ends: SubscriptionEnd[] = [];
+      await broker.subscribe('t', () => {}, { onEnd: (end) => void ends.push(end) });
+      const stream = broker.subscribe('t');
+      await stream.ref();
+      // The root allows 5 restarts in 5 s: the sixth crash of the store is one too many.
+      for (let i = 0; i < 7; i++) {
+        const store = broker.processes().store;
+        if (store !== undefined) broker.system.exit(store, 'kill');
+        await settle(
+          () => broker.processes().store !== undefined || broker.processes().root === undefined,
+        );
+      }
+      await settle(() => broker.processes().root === undefined && ends.length === 1);
+      expect(broker.processes().root).toBeUndefined();
+      expect((await broker.health()).status).toBe('down');
+      expect(ends[0]).toMatchObject({ reason: 'broker_stopped' });
+      expect(await stream.next()).toEqual({ value: undefined, done: true });
+      const started = performance.now();
+      await expect(broker.createTopic('y')).rejects.toMatchObject({ code: 'broker_down' });
+      await expect(broker.topicExists('t')).rejects.toMatchObject({ code: 'broker_down' });
+      await expect(broker.subscribe('t', () => {})).rejects.toMatchObject({ code: 'broker_down' });
+      await expect(broker.publish('t', 1)).rejects.toMatchObject({ code: 'broker_down' });
+      expect(performance.now() - started).toBeLessThan(1000); // it waited 5 s for a server
+      await broker.stop();
+      expect((await broker.health()).status).toBe('stopped');
+    });
+
     it('a stopped broker leaves no process behind, and a new one starts clean', async () => {
       await broker.createTopic('t');
       await broker.subscribe('t', () => {});

@@ -44,6 +44,7 @@ import { runningTopics, startTopic, stopTopic, topicServer } from './topics.js';
 
 export class CreateTopicRequest {
   readonly type = 'create' as const;
+  readonly operation = 'createTopic';
   constructor(
     readonly name: string,
     readonly options: ResolvedTopicOptions,
@@ -52,6 +53,7 @@ export class CreateTopicRequest {
 
 export class DeleteTopicRequest {
   readonly type = 'delete' as const;
+  readonly operation = 'deleteTopic';
   constructor(readonly name: string) {}
 }
 

@@ -31,6 +31,7 @@ import {
   type Ref,
 } from '@ratatoskr/actors';
 import {
+  BrokerDownError,
   BrokerStoppedError,
   InvalidBatchError,
   InvalidOptionError,
@@ -132,8 +133,12 @@ export interface BatchItem extends PublishOptions {
 
 /** What `health()` returns. */
 export interface BrokerHealth {
-  /** `running`: every part of the tree is up; `degraded`: some part is restarting; `stopped`. */
-  status: 'running' | 'degraded' | 'stopped';
+  /**
+   * `running`: every part of the tree is up; `degraded`: some part is
+   * restarting; `down`: the tree gave up after repeated crashes (terminal:
+   * every operation fails with `BrokerDownError`; call `stop()`); `stopped`.
+   */
+  status: 'running' | 'degraded' | 'down' | 'stopped';
   topics: number;
   /** Topics whose server is running right now. */
   topicServers: number;
@@ -182,6 +187,11 @@ export class Broker {
   private readonly ownsThreads: boolean;
   private tree: ApplicationHandle | null = null;
   private stopped = false;
+  /** Stopped or down: no operation is served (one flag, checked on every publish). */
+  private closed = false;
+  private stopping: Promise<void> | null = null;
+  /** The tree gave up (its root exceeded its restart intensity): see `BrokerDownError`. */
+  private down = false;
 
   private constructor(
     options: ResolvedBrokerOptions,
@@ -231,7 +241,9 @@ export class Broker {
     try {
       if (count > 0) threads = await Threads.start(system, { count });
       const broker = new Broker(resolved, topicDefaults, system, threads);
-      broker.tree = await startTree(broker.runtime);
+      const tree = await startTree(broker.runtime);
+      broker.tree = tree;
+      void tree.exited.then(() => broker.treeExited());
       return broker;
     } catch (error) {
       // Release what this start made: its thread nodes, its system.
@@ -370,7 +382,7 @@ export class Broker {
     try {
       return await this.system.call(pid, new BatchRequest(messages), Infinity);
     } catch (error) {
-      throw topicCallError(record, error);
+      throw topicCallError(record, error, 'publishBatch');
     }
   }
 
@@ -434,7 +446,7 @@ export class Broker {
     } catch (error) {
       // The topic (or relay) is restarting: it drops the ended subscription when it comes back.
       if (sub !== undefined && !record.deleted) return;
-      throw topicCallError(record, error);
+      throw topicCallError(record, error, 'unsubscribe');
     }
     if (!found) throw new SubscriptionNotFoundError(topic, ref);
   }
@@ -464,10 +476,21 @@ export class Broker {
     try {
       result = await this.system.call(this.serverOf(record), new SubscribeRequest(sub), Infinity);
     } catch (error) {
-      throw topicCallError(record, error);
+      throw topicCallError(record, error, 'subscribe');
     }
     if (result instanceof MaxSubscribersReachedError) throw result;
-    return sub;
+    return this.established(sub);
+  }
+
+  /**
+   * A subscribe that raced `stop()` (or the tree giving up): the topic made
+   * the subscription after `stop()` ended every subscription it knew. End it
+   * now, and fail the subscribe, rather than resolve on a stopped broker.
+   */
+  private established(sub: Subscription): Subscription {
+    if (!this.closed) return sub;
+    sub.close('broker_stopped');
+    throw this.gone('subscribe', true);
   }
 
   /**
@@ -483,7 +506,7 @@ export class Broker {
     if (record.subs.length + remote.joining.size >= limit) {
       throw new MaxSubscribersReachedError(record.name, limit);
     }
-    return remote.join(this.system, server, sub);
+    return remote.join(this.system, server, sub).then((joined) => this.established(joined));
   }
 
   // ---------------------------------------------------------------- introspection
@@ -498,7 +521,7 @@ export class Broker {
           ? await this.system.call(this.serverOf(record), STATS_REQUEST, Infinity)
           : await this.system.call(this.relayOf(record), STATS_REQUEST, Infinity);
     } catch (error) {
-      throw topicCallError(record, error);
+      throw topicCallError(record, error, 'stats');
     }
     if (result instanceof Error) throw result;
     return result;
@@ -525,7 +548,7 @@ export class Broker {
     }
     const up = Object.values(processes).every(Boolean) && topicServers === records.length;
     return {
-      status: this.stopped ? 'stopped' : up ? 'running' : 'degraded',
+      status: this.stopped ? 'stopped' : this.down ? 'down' : up ? 'running' : 'degraded',
       topics: records.length,
       topicServers,
       subscriptions,
@@ -597,17 +620,31 @@ export class Broker {
 
   /**
    * Stops the broker: every subscription ends (reason `broker_stopped`), the
-   * tree stops in order, and, if the broker started its own thread nodes or
-   * made its own actor system, those are stopped too. Later operations fail
-   * with `BrokerStoppedError`.
+   * tree stops in order, every subscription process the broker made is
+   * ended (one stuck in a handler that never returns is killed after a
+   * bounded number of event-loop turns), and, if the broker started its own
+   * thread nodes or made its own actor system, those are stopped too.
+   * Operations pending at that moment settle: a publish, subscribe, stats,
+   * createTopic or deleteTopic that had not completed fails with
+   * `BrokerStoppedError` (`pending: true`), and a stream ends. Later
+   * operations fail with `BrokerStoppedError`. Idempotent: later calls
+   * return the first call's promise.
    */
-  async stop(): Promise<void> {
-    if (this.stopped) return;
+  stop(): Promise<void> {
+    this.stopping ??= this.stopAll();
+    return this.stopping;
+  }
+
+  private async stopAll(): Promise<void> {
     this.stopped = true;
-    const table = this.runtime.table;
-    const subs = table === null ? [] : [...table.topics.values()].flatMap((r) => r.subs);
-    table?.endAll('broker_stopped');
+    this.closed = true;
+    this.runtime.table?.endAll('broker_stopped', true);
     await this.tree?.stop();
+    // What a subscribe racing this stop made after `endAll` ends here, and
+    // every subscription process the broker made (listed or not, such as an
+    // unsubscribed one stuck in its handler) is ended.
+    const subs = [...this.runtime.subscriptions];
+    for (const sub of subs) sub.close('broker_stopped');
     await this.endSubscriptionProcesses(subs.map((sub) => sub.pid));
     if (this.ownsThreads) await this.threads!.stop();
     if (this.ownsSystem) await this.system.shutdown();
@@ -625,12 +662,34 @@ export class Broker {
       await new Promise((resolve) => setImmediate(resolve));
     }
     for (const pid of live()) system.exit(pid, 'kill');
+    this.runtime.subscriptions.clear();
   }
 
   // ---------------------------------------------------------------- internals
 
   private ensureRunning(operation: string): void {
-    if (this.stopped) throw new BrokerStoppedError(operation);
+    if (this.closed) throw this.gone(operation, false);
+  }
+
+  /** The error for `operation` on a broker that is stopped (or was, while it was `pending`), or down. */
+  private gone(operation: string, pending: boolean): BrokerStoppedError | BrokerDownError {
+    return this.stopped
+      ? new BrokerStoppedError(operation, pending)
+      : new BrokerDownError(operation);
+  }
+
+  /**
+   * The root supervisor exited. After `stop()` that is expected; otherwise
+   * the tree gave up after repeated crashes: the broker is down for good.
+   * Its subscriptions end (`broker_stopped`: the broker will not serve them
+   * again) and every later operation fails with `BrokerDownError` at once.
+   */
+  private treeExited(): void {
+    if (this.stopped) return;
+    this.down = true;
+    this.closed = true;
+    this.runtime.table?.endAll('broker_stopped', false);
+    for (const sub of this.runtime.subscriptions) sub.close('broker_stopped');
   }
 
   private table() {
@@ -642,7 +701,7 @@ export class Broker {
   /** The topic's record; throws for a bad name, a missing topic, or a stopped broker. */
   private recordOf(topic: string, operation: string): TopicRecord {
     const record = this.runtime.table?.topics.get(topic);
-    if (record !== undefined && !this.stopped) return record;
+    if (record !== undefined && !this.closed) return record;
     checkTopicName(topic);
     this.ensureRunning(operation);
     throw new TopicNotFoundError(topic);
@@ -723,8 +782,9 @@ export class Broker {
         return await this.system.call<BrokerServerProtocol, Q>(server, request, Infinity);
       } catch (error) {
         const restarting = error instanceof NoProcError || error instanceof CallExitError;
+        if (restarting && this.closed) throw this.gone(request.operation, true);
         const waited = performance.now() - started;
-        if (!restarting || waited > SERVER_RESTART_MS || this.stopped) throw error;
+        if (!restarting || waited > SERVER_RESTART_MS) throw error;
         await new Promise((resolve) =>
           attempt < 200 ? setImmediate(resolve) : setTimeout(resolve, 1),
         );

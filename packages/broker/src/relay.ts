@@ -129,6 +129,7 @@ export class RelayState {
   constructor(
     readonly record: TopicRecord,
     readonly remote: RemoteTopic,
+    readonly runtime: BrokerRuntime,
   ) {}
 
   nextTag(): number {
@@ -178,10 +179,10 @@ export class RelayState {
 }
 
 export const Relay: GenServer<RelayState, RelayArgs, RelayProtocol, unknown> = {
-  init({ record }, ctx) {
+  init({ record, runtime }, ctx) {
     // Deleted while this relay was being restarted: do not come back.
     if (record.deleted || record.remote === null) return ignore();
-    const state = new RelayState(record, record.remote);
+    const state = new RelayState(record, record.remote, runtime);
     record.remote.relay = ctx.self;
     // A report of a join sent while no relay ran was lost: fail the joins
     // (a later report of one is ignored), as an in-thread topic's crash
@@ -289,7 +290,7 @@ function joined(state: RelayState, report: JoinedReport, ctx: Context): void {
   const sub = joining.sub;
   try {
     // The one fallible step comes first: if spawning throws, nothing has changed.
-    sub.pid = ctx.spawn(sub.receive, SUBSCRIBER_SPAWN);
+    sub.spawned(ctx.spawn(sub.receive, SUBSCRIBER_SPAWN));
   } catch (error) {
     joining.reject(error);
     state.idleIfUnused(ctx);
@@ -297,7 +298,7 @@ function joined(state: RelayState, report: JoinedReport, ctx: Context): void {
   }
   watchSubscription(state, sub, ctx);
   record.add(sub);
-  ctx.send(sub.pid, START);
+  ctx.send(sub.pid!, START);
   if (report.replay !== null) {
     sub.beginReplay(report.replay.map((wire) => toMessage(wire, record.name)));
   }
@@ -316,6 +317,7 @@ function down(state: RelayState, message: DownMessage, ctx: Context): void {
     state.monitors.delete(message.ref);
     sub.monitorRef = null;
     state.record.remove(sub);
+    state.runtime.subscriptions.delete(sub);
     state.idleIfUnused(ctx);
     return;
   }

@@ -9,6 +9,7 @@
 import type { ActorSystem, Pid, Registry, Threads } from '@ratatoskr/actors';
 import { IdSource } from './message.js';
 import type { ResolvedTopicOptions } from './options.js';
+import type { Subscription } from './subscription.js';
 import type { TopicTable } from './table.js';
 import {
   guardLogger,
@@ -36,6 +37,13 @@ export class BrokerRuntime {
   /** The running store process, or null. Subscriber processes monitor it. */
   storePid: Pid | null = null;
   readonly ids = new IdSource();
+  /**
+   * Every subscription whose process was spawned and has not finished: what
+   * `stop()` ends, listed or not (an unsubscribed one may still be stuck in
+   * its handler). A subscription leaves it when its process finishes, or
+   * when its topic or relay sees the process go down.
+   */
+  readonly subscriptions = new Set<Subscription>();
   /** Records and events the logger or telemetry hook threw on (see `guardLogger`). */
   readonly hookFailures: HookFailures = { count: 0 };
   /** The logger, guarded: it never throws. */

@@ -26,7 +26,7 @@ export interface StoreState {
 export const Store: GenServer<StoreState, BrokerRuntime> = {
   init(runtime, ctx) {
     // A previous table died with the previous store: its subscriptions end.
-    runtime.table?.endAll('broker_stopped');
+    runtime.table?.endAll('broker_stopped', false);
     const table = new TopicTable();
     runtime.table = table;
     runtime.storePid = ctx.self;

@@ -14,12 +14,15 @@
  *
  * The loop ends when the subscription ends: `unsubscribe`, `break` or
  * `return()` (which unsubscribe), deletion of the topic, exit of the
- * `owner`, or the broker stopping. Under the `disconnect` overflow policy
- * the next `next()` throws the `SlowConsumerError` instead, once. One
- * consumer per stream: call `next()` again only after the previous one
- * settled (as `for await` does).
+ * `owner`, or the broker stopping (also when `stop()` raced the subscribe
+ * itself). Under the `disconnect` overflow policy the next `next()` throws
+ * the `SlowConsumerError` instead, once. One consumer per stream: call
+ * `next()` again only after the previous one settled (as `for await`
+ * does); a second `next()` while one is pending rejects with
+ * `ConcurrentNextError`.
  */
 import type { Ref } from '@ratatoskr/actors';
+import { BrokerStoppedError } from './errors.js';
 import type { Message } from './message.js';
 import type { Subscription } from './subscription.js';
 
@@ -65,7 +68,12 @@ export class MessageStream<T = unknown> implements AsyncIterableIterator<Message
 
   private afterReady(): Promise<IteratorResult<Message<T>>> {
     if (this.failed) {
-      if (this.left) return Promise.resolve(DONE as IteratorResult<Message<T>>);
+      // A subscribe that raced stop() ends the stream, as stop() ends an
+      // established one; any other failure is thrown once.
+      if (this.left || this.failure instanceof BrokerStoppedError) {
+        this.left = true;
+        return Promise.resolve(DONE as IteratorResult<Message<T>>);
+      }
       this.left = true;
       return Promise.reject(this.failure);
     }

@@ -54,7 +54,7 @@ import {
   type SpawnOptions,
   type Ref,
 } from '@ratatoskr/actors';
-import { SlowConsumerError } from './errors.js';
+import { ConcurrentNextError, SlowConsumerError } from './errors.js';
 import type { Message } from './message.js';
 import { SubscriberFailure, SubscriptionEnd, type SubscriptionEndReason } from './notices.js';
 import type { ResolvedSubscribeOptions } from './options.js';
@@ -350,6 +350,12 @@ export class Subscription {
     return undefined;
   };
 
+  /** Called by the topic (or relay) once it has spawned the process. */
+  spawned(pid: Pid): void {
+    this.pid = pid;
+    this.runtime.subscriptions.add(this);
+  }
+
   private start(ctx: Context): void {
     const owner = this.owner;
     if (owner !== null) this.ownerRef = ctx.monitor(owner);
@@ -480,6 +486,7 @@ export class Subscription {
   private finish(ctx: Context): never {
     this.clearRing();
     this.replay = null;
+    this.runtime.subscriptions.delete(this);
     const onEnd = this.options.onEnd;
     if (onEnd !== null && this.end !== null) {
       try {
@@ -519,9 +526,7 @@ export class Subscription {
       return Promise.resolve(DONE);
     }
     if (this.waiterResolve !== null) {
-      return Promise.reject(
-        new Error('a subscription stream serves one next() at a time; await the previous one'),
-      );
+      return Promise.reject(new ConcurrentNextError(this.topic));
     }
     return new Promise((resolve, reject) => {
       this.waiterResolve = resolve;

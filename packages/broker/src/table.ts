@@ -52,6 +52,8 @@ export class TopicRecord {
   readonly counters = new TopicCounters();
   /** Set by the broker server when the topic is deleted; a restarting server then does not come back. */
   deleted = false;
+  /** Set when the broker stops with this topic in its table: calls that fail then say `broker_stopped`. */
+  stopped = false;
   /**
    * The topic's server, as its latest incarnation recorded it in `init` (it
    * is also registered in the topic registry under the topic's name). May be
@@ -139,11 +141,17 @@ export class TopicRecord {
 /**
  * What a failed call to a topic's server means to the caller: the server was
  * gone (`NoProcError`) or died with the call pending (`CallExitError`)
- * because the topic was deleted (`TopicNotFoundError`) or crashed
+ * because the broker stopped (`BrokerStoppedError`, for `operation`), the
+ * topic was deleted (`TopicNotFoundError`) or it crashed
  * (`TopicUnavailableError`, retry). Any other error is returned as it is.
  */
-export function topicCallError(record: TopicRecord, error: unknown): unknown {
+export function topicCallError(
+  record: TopicRecord,
+  error: unknown,
+  operation = 'publish',
+): unknown {
   if (!(error instanceof NoProcError || error instanceof CallExitError)) return error;
+  if (record.stopped) return new BrokerStoppedError(operation, true);
   if (record.deleted) return new TopicNotFoundError(record.name);
   return new TopicUnavailableError(record.name, error);
 }
@@ -156,14 +164,17 @@ export class TopicTable {
    * Ends every subscription of every topic (the table is being dropped), and
    * marks every topic hosted on a thread deleted, so that its server stops
    * and its thread drops its state; subscriptions still joining such a topic
-   * fail with `BrokerStoppedError`.
+   * fail with `BrokerStoppedError`. `stopping`: the broker is stopping (not
+   * losing its table to a crash), so calls still pending on its topics fail
+   * with `BrokerStoppedError` too.
    */
-  endAll(reason: SubscriptionEndReason): void {
+  endAll(reason: SubscriptionEndReason, stopping: boolean): void {
     for (const record of this.topics.values()) {
+      if (stopping) record.stopped = true;
       const remote = record.remote;
       if (remote !== null) {
         remote.cells.markDeleted();
-        remote.failJoins(null, new BrokerStoppedError('subscribe'));
+        remote.failJoins(null, new BrokerStoppedError('subscribe', true));
       }
       for (const sub of record.subs) sub.close(reason);
     }

@@ -204,6 +204,7 @@ export const TopicServer: GenServer<TopicState, TopicArgs, TopicProtocol, typeof
         state.monitors.delete(message.ref);
         sub.monitorRef = null;
         state.record.remove(sub);
+        state.runtime.subscriptions.delete(sub);
       }
     } else if (message === SWEEP) {
       state.record.log.evictExpired(state.runtime.now());
@@ -265,13 +266,13 @@ function subscribe(
   if (record.subs.length >= limit) return new MaxSubscribersReachedError(record.name, limit);
 
   // The one fallible step comes first: if spawning throws, nothing has changed.
-  sub.pid = ctx.spawn(sub.receive, SUBSCRIBER_SPAWN);
+  sub.spawned(ctx.spawn(sub.receive, SUBSCRIBER_SPAWN));
 
   const from = sub.options.from;
   const replay = from === 'latest' ? null : record.log.sliceFrom(from === 'earliest' ? 0 : from);
   watch(state, sub, ctx);
   record.add(sub);
-  ctx.send(sub.pid, START);
+  ctx.send(sub.pid!, START);
   if (replay !== null) sub.beginReplay(replay);
   return sub.ref;
 }
