@@ -177,6 +177,30 @@ describe.each(BROKER_MODES)('$name', (mode) => {
       expect(counts).toEqual([11_000, 11_000, 11_000]);
       expect((await broker.stats('t')).dropped).toBe(0);
     });
+
+    // Regression: on threads, the relay pushed a whole forwarded batch (up to
+    // 8,192 messages) into 1,024-message queues in one go, and a do-nothing
+    // subscriber lost about 85% of a burst. The relay now queues large
+    // batches in steps and lets the subscriptions run in between.
+    for (const how of ['publish', 'publishNoWait'] as const) {
+      it(`a do-nothing subscriber with the default bufferSize gets all of a burst of 20,000 ${how} calls`, async () => {
+        let got = 0;
+        await broker.subscribe('t', () => void got++);
+        const n = 20_000;
+        const accepted: Promise<string>[] = [];
+        for (let i = 0; i < n; i++) {
+          if (how === 'publish') accepted.push(broker.publish('t', i));
+          else broker.publishNoWait('t', i);
+        }
+        await Promise.all(accepted);
+        // Real time: on threads the burst is handled on another thread first.
+        const deadline = performance.now() + 10_000;
+        while (got < n && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+        expect(got).toBe(n);
+        const stats = await broker.stats('t');
+        expect(stats).toMatchObject({ messageCount: n, delivered: n, dropped: 0 });
+      });
+    }
   });
 
   describe('overflow policies', () => {
@@ -352,6 +376,19 @@ describe.each(BROKER_MODES)('$name', (mode) => {
       expect(eu).toEqual([1, 4]);
       const [sub] = (await broker.stats('t')).subscribers;
       expect(sub).toMatchObject({ subscriberId: 'eu-billing', kind: 'callback', delivered: 2 });
+    });
+
+    it('regression: a filter delivers on a truthy result, as Array.prototype.filter does (a truthy non-boolean once dropped everything)', async () => {
+      const got: unknown[] = [];
+      await broker.subscribe('t', (m) => void got.push(m.payload), {
+        filter: (metadata) => metadata.keep, // a string or undefined, not a boolean
+      });
+      await broker.publish('t', 1, { metadata: { keep: 'yes' } });
+      await broker.publish('t', 2);
+      await broker.publish('t', 3, { metadata: { keep: '' } });
+      await broker.publish('t', 4, { metadata: { keep: 'true' } });
+      await settle(() => got.length === 2);
+      expect(got).toEqual([1, 4]);
     });
 
     it('a throwing filter counts as a handler error and skips the message', async () => {

@@ -239,6 +239,20 @@ describe('where code runs, what is copied', () => {
     expect(got).toEqual(['a', 'b']);
     expect((await broker.stats('t')).messageCount).toBe(2);
   });
+
+  it('regression: publishNoWait of payloads the clone refuses only when posted (a host object) never wedges the topic as overloaded', async () => {
+    await broker.createTopic('t', { maxPendingPublishes: 10 });
+    // The broker's checks and the runtime's codec let an Intl object through;
+    // postMessage refuses it when the turn's batch leaves, after publishNoWait returned.
+    for (let i = 0; i < 10; i++) broker.publishNoWait('t', { collator: new Intl.Collator() });
+    await settle(() => false);
+    await expect(broker.publish('t', 'next')).resolves.toBeTypeOf('string');
+    for (let i = 0; i < 10; i++) {
+      expect(() => broker.publishNoWait('t', new Proxy({ a: 1 }, {}))).toThrow(InvalidPayloadError);
+    }
+    await expect(broker.publish('t', 'again')).resolves.toBeTypeOf('string');
+    expect((await broker.stats('t')).messageCount).toBe(2);
+  });
 });
 
 describe('a topic server crash', () => {

@@ -56,7 +56,7 @@ import {
   type MessageId,
   type Metadata,
 } from './message.js';
-import { measurePayload, stringBytes } from './size.js';
+import { measurePayload, metInstances, stringBytes } from './size.js';
 import { checkTopicName } from './names.js';
 import {
   checkPublishOptions,
@@ -334,8 +334,9 @@ export class Broker {
   publishNoWait<T>(topic: string, payload: T, options?: PublishOptions): MessageId {
     const record = this.recordOf(topic, 'publishNoWait');
     const message = this.prepare(record, payload, options);
+    const confirm = metInstances();
     const pid = this.serverOf(record);
-    if (record.remote !== null) record.remote.publishNoWait(this.system, pid, message);
+    if (record.remote !== null) record.remote.publishNoWait(this.system, pid, message, confirm);
     else {
       record.pending++;
       this.system.cast(pid, message);

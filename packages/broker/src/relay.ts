@@ -208,8 +208,11 @@ export const Relay: GenServer<RelayState, RelayArgs, RelayProtocol, unknown> = {
     if (message instanceof DownMessage) down(state, message, ctx);
     else if (message instanceof ServerStarted) state.watch(message.pid, ctx);
     else if (isRelayInfo(message)) {
-      if (message.type === 'messages') relay(state, message, ctx);
-      else answer(state, message, ctx);
+      if (message.type !== 'messages') answer(state, message, ctx);
+      else {
+        const steps = relay(state, message, ctx);
+        if (steps !== null) return steps.then(() => noreply(state));
+      }
     }
     return noreply(state);
   },
@@ -242,26 +245,57 @@ export function toMessage(wire: ForwardWire, topic: string): Message {
   return message;
 }
 
-/** Queues forwarded messages for every subscription, as an in-thread topic's `accept` does. */
-function relay(state: RelayState, batch: ForwardBatch, ctx: Context): void {
+/**
+ * Forwarded messages queued per step of a large batch. A batch holds what
+ * the topic accepted during one turn of its thread (up to its scheduler's
+ * turn budget, 8192 by default): pushed into the queues in one go, it would
+ * overflow a subscriber's (1024 by default) before the subscriber could run
+ * once. So a batch larger than this is queued in steps, and the relay lets
+ * every runnable process run between steps; a subscription whose queue
+ * fills is raised to normal priority (see `subscription.ts`) and drains
+ * its queue then. That is the in-thread topic's pace too: it accepts up to
+ * a slice of 256 messages before the subscriptions it filled get a turn.
+ */
+export const RELAY_STEP = 256;
+
+/**
+ * Queues forwarded messages for every subscription, as an in-thread topic's
+ * `accept` does: at once for a batch of up to `RELAY_STEP`, else in steps
+ * (the returned promise settles after the last; the relay handles nothing
+ * else meanwhile, so the stream stays in order).
+ */
+function relay(state: RelayState, batch: ForwardBatch, ctx: Context): Promise<void> | null {
+  const items = batch.items;
+  if (items.length <= RELAY_STEP) {
+    queueRange(state, items, 0, items.length);
+    state.idleIfUnused(ctx);
+    return null;
+  }
+  return relayInSteps(state, items, ctx);
+}
+
+async function relayInSteps(state: RelayState, items: ForwardWire[], ctx: Context): Promise<void> {
+  for (let at = 0; at < items.length; at += RELAY_STEP) {
+    // Suspended here, the relay lets the scheduler run the subscriptions it
+    // just filled (in this same turn), then resumes in a microtask.
+    if (at > 0) await undefined;
+    queueRange(state, items, at, Math.min(items.length, at + RELAY_STEP));
+  }
+  state.idleIfUnused(ctx);
+}
+
+/** Queues `items[from..to)` for every subscription. */
+function queueRange(state: RelayState, items: ForwardWire[], from: number, to: number): void {
   const { record } = state;
   const subs = record.subs;
-  if (subs.length === 0) {
-    state.idleIfUnused(ctx);
-    return;
-  }
-  let disconnected = false;
-  for (const wire of batch.items) {
-    const message = toMessage(wire, record.name);
+  for (let k = from; k < to && subs.length > 0; k++) {
+    const message = toMessage(items[k]!, record.name);
+    let disconnected = false;
     for (let i = 0; i < subs.length; i++) {
       if (!subs[i]!.offer(message)) disconnected = true;
     }
-    if (disconnected) {
-      record.removeClosed();
-      disconnected = false;
-    }
+    if (disconnected) record.removeClosed();
   }
-  state.idleIfUnused(ctx);
 }
 
 // ------------------------------------------------------------------ subscriptions

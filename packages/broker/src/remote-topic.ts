@@ -83,15 +83,29 @@ export class RemoteTopic {
     return sent.then(undefined, this.rejectPublish);
   }
 
-  /** Sends a publish cast; throws `InvalidPayloadError` at once for a payload that cannot cross. */
-  publishNoWait(system: ActorSystem, server: Pid, message: Message): void {
+  /**
+   * Sends a fire-and-forget publish; throws `InvalidPayloadError` at once for
+   * a payload the runtime's codec refuses. Plain data goes as a cast. A
+   * payload holding class instances or host objects (`confirm`) goes as a
+   * call whose reply is ignored: the structured clone may still refuse such
+   * a payload when the batch is posted, after this returns, and only a call
+   * learns of that; its failure then un-counts the publish, which would
+   * otherwise stay pending and count against `maxPendingPublishes`.
+   */
+  publishNoWait(system: ActorSystem, server: Pid, message: Message, confirm: boolean): void {
     this.cells.countSent();
     try {
-      system.cast(server, publishWire(message));
+      if (confirm) system.call(server, publishWire(message), Infinity).then(undefined, this.lost);
+      else system.cast(server, publishWire(message));
     } catch (error) {
       throw this.publishError(error);
     }
   }
+
+  /** A confirmed fire-and-forget publish failed: un-count it if it never left. */
+  private readonly lost = (error: unknown): void => {
+    if (isUncloneable(error)) this.cells.uncountSent();
+  };
 
   /** Sends a batch as one call; resolves with the ids made on this thread once accepted. */
   async publishBatch(

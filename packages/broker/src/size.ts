@@ -25,7 +25,8 @@
  * ## What is refused
  * With `invalid_payload`, naming what and where (`payload.items[2].at`):
  * `undefined` at the top level; functions and symbols; an object with
- * symbol-keyed properties (a structured clone drops them); a `Proxy`; a
+ * symbol-keyed properties (a structured clone drops them); a `Proxy` (a
+ * structured clone cannot copy one); a
  * `Promise`, `WeakMap`, `WeakSet`, `WeakRef` or `FinalizationRegistry`;
  * nesting deeper than 100 levels; a value whose reading throws (a getter or
  * a Proxy trap). The same rules hold whether topics run on the broker's
@@ -91,6 +92,19 @@ const seen: (object | undefined)[] = [];
 let base = 0;
 let count = 0;
 let seenSet: Set<object> | null = null;
+/** Whether the last measure met an object that is not plain data (see `metInstances`). */
+let instances = false;
+
+/**
+ * Whether the last `measurePayload` met a class instance, an `Error` or a
+ * host object: values a structured clone may still refuse (an object with
+ * internal slots the walk cannot see). Plain objects, arrays, primitives,
+ * bytes, Dates, RegExps, Maps and Sets of those always clone. Read it right
+ * after the measure.
+ */
+export function metInstances(): boolean {
+  return instances;
+}
 
 /**
  * Measures `payload` (see the module doc), stopping once the count passes
@@ -98,6 +112,7 @@ let seenSet: Set<object> | null = null;
  * `Refusal` for a payload that cannot be carried.
  */
 export function measurePayload(payload: unknown, max: number): number | Refusal {
+  instances = false;
   if (typeof payload === 'string') return stringBytes(payload, max);
   const outer = busy;
   const saved = outer ? ([limit, total, what, base, seenSet] as const) : null;
@@ -115,8 +130,10 @@ export function measurePayload(payload: unknown, max: number): number | Refusal 
     for (let i = base; i < count; i++) seen[i] = undefined;
     count = base;
     busy = outer;
-    if (saved !== null) [limit, total, what, base, seenSet] = saved;
-    else seenSet = null;
+    if (saved !== null) {
+      [limit, total, what, base, seenSet] = saved;
+      instances = true; // what the outer walk met is unknown here: assume the worst
+    } else seenSet = null;
   }
   return result;
 }
@@ -199,6 +216,9 @@ function visited(item: object): boolean {
 function object(item: object, depth: number): boolean {
   if (visited(item)) return true;
   if (depth >= MAX_DEPTH) return refuse(`nesting deeper than ${MAX_DEPTH} levels`);
+  // A structured clone cannot copy a Proxy: refused here in both modes, so
+  // that a payload accepted in-thread is accepted on threads too.
+  if (types.isProxy(item)) return refuse('a Proxy');
   try {
     const proto: unknown = Object.getPrototypeOf(item);
     if (proto === Object.prototype || proto === null) return record(item, depth, false);
@@ -251,8 +271,6 @@ function record(item: object, depth: number, own: boolean): boolean {
 
 /** Objects that are neither plain nor arrays: bytes, built-ins, class instances. */
 function special(item: object, depth: number): boolean {
-  // First: a Proxy passes `instanceof` for its target's class.
-  if (types.isProxy(item)) return refuse('a Proxy');
   if (ArrayBuffer.isView(item)) return add(item.byteLength);
   if (item instanceof ArrayBuffer || types.isSharedArrayBuffer(item)) {
     return add((item as ArrayBuffer).byteLength);
@@ -266,6 +284,7 @@ function special(item: object, depth: number): boolean {
   if (item instanceof Error) {
     total += stringBytes(`${item.name}${item.message}${item.stack ?? ''}`, limit - total);
   }
+  instances = true;
   return record(item, depth, true);
 }
 
