@@ -104,6 +104,9 @@ describe.each(BROKER_MODES)('$name', (mode) => {
       expect(id1).not.toBe(id2);
       expect(m1.timestamp).toBeGreaterThanOrEqual(before - 1);
       expect(m1.timestamp).toBeLessThanOrEqual(Date.now() + 1);
+      // Regression: timestamps and createdAt were fractional epoch ms.
+      expect(Number.isInteger(m1.timestamp)).toBe(true);
+      expect(Number.isInteger((await broker.stats('orders')).createdAt)).toBe(true);
       expect(isMessage(m1)).toBe(true);
     });
 

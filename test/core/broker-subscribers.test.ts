@@ -6,6 +6,8 @@
  * (see broker-threads-harness.ts): queues and overflow policies apply on the
  * subscriber's thread either way.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Inbox } from '@ratatoskr/actors';
 import type { Broker } from '@ratatoskr/broker';
@@ -409,6 +411,21 @@ describe.each(BROKER_MODES)('$name', (mode) => {
   });
 
   describe('cleanup', () => {
+    it('regression: a stream dropped without being read is unsubscribed once garbage-collected', async () => {
+      setFlagsFromString('--expose_gc');
+      const gc = runInNewContext('gc') as () => void;
+      const drop = async (): Promise<void> => {
+        await broker.subscribe('t').ref(); // subscribed, then the stream is dropped unread
+      };
+      await drop();
+      expect((await broker.stats('t')).subscriberCount).toBe(1);
+      for (let i = 0; i < 100 && (await broker.stats('t')).subscriberCount > 0; i++) {
+        gc();
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect((await broker.stats('t')).subscriberCount).toBe(0);
+    });
+
     it('10,000 subscribe/unsubscribe cycles leave no monitors, records or processes behind', async () => {
       const system = broker.system;
       // The process that monitors the subscriptions: the topic in-thread, its relay otherwise.

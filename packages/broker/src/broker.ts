@@ -423,8 +423,26 @@ export class Broker {
       return this.subscribeWith(KIND_PROCESS, topic, null, target, options).then((sub) => sub.ref);
     }
     const subscribed = this.subscribeWith(KIND_STREAM, topic, null, null, target);
-    return new MessageStream(topic, subscribed, (sub) => this.unsubscribe(topic, sub.ref));
+    const stream = new MessageStream(topic, subscribed, (sub) => this.unsubscribe(topic, sub.ref));
+    this.abandoned.register(stream, subscribed);
+    return stream;
   }
+
+  /**
+   * Streams dropped without being ended (never read to the end, never
+   * `return()`ed): once one is garbage-collected, its subscription, which
+   * nothing can read any more, is unsubscribed, so that it stops taking a
+   * place under `maxSubscribers` and a queue. The held value is the
+   * subscribe's promise, which does not reference the stream.
+   */
+  private readonly abandoned = new FinalizationRegistry<Promise<Subscription>>((subscribed) => {
+    subscribed.then(
+      (sub) => {
+        if (sub.open && !this.closed) this.unsubscribe(sub.topic, sub.ref).catch(() => undefined);
+      },
+      () => undefined,
+    );
+  });
 
   /**
    * Ends a subscription: it receives nothing more from this moment, even a

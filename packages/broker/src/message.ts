@@ -46,7 +46,10 @@ export const EMPTY_METADATA: Metadata = Object.freeze({});
  * can see it. One object per publish, from the caller to every subscriber.
  */
 export class Message<T = unknown> {
-  /** When the topic accepted it: milliseconds since the Unix epoch, from the broker's clock. */
+  /**
+   * When the topic accepted it: whole milliseconds since the Unix epoch, from
+   * the broker's clock (non-decreasing along a topic's offsets).
+   */
   readonly timestamp: number = 0;
   /** Position in the topic: 0 for the first message, then one more for each. */
   readonly offset: number = -1;

@@ -81,8 +81,13 @@ export class BrokerRuntime {
     return `${this.names.relay}${name}#${++this.topicKeys}`;
   }
 
-  /** Wall-clock time in epoch ms, advancing with the system's clock (a `SimulatedClock` in tests). */
+  /**
+   * Wall-clock time in whole epoch ms (as `Date.now()`), advancing with the
+   * system's clock (a `SimulatedClock` in tests): message timestamps and
+   * `createdAt`. Whole, so that they compare and serialize like `Date.now()`;
+   * the monotonic clock under them keeps them from going backwards.
+   */
   now(): number {
-    return this.epoch + this.system.clock.now();
+    return Math.floor(this.epoch + this.system.clock.now());
   }
 }

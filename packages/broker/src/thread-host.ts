@@ -249,9 +249,9 @@ export const ThreadTopicServer: GenServer<ServerState, ThreadTopicArgs, ThreadTo
   },
 };
 
-/** Wall-clock time in epoch ms, on this thread's clock. */
+/** Wall-clock time in whole epoch ms, on this thread's clock (see `BrokerRuntime.now`). */
 function now(ctx: Context): number {
-  return (epoch ?? 0) + ctx.system.clock.now();
+  return Math.floor((epoch ?? 0) + ctx.system.clock.now());
 }
 
 /** How often age-based eviction runs: half the age limit, within 1 s..60 s. */

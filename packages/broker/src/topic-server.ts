@@ -106,7 +106,7 @@ export interface TopicStats {
   restarts: number;
   /** Messages waiting in the topic process's mailbox (this stats request excluded). */
   mailboxLength: number;
-  /** Epoch ms when the topic was created. */
+  /** When the topic was created: whole epoch ms, from the broker's clock. */
   createdAt: number;
   subscribers: SubscriberStats[];
 }
