@@ -9,7 +9,7 @@
  * | option                  | default     | range                                   |
  * |-------------------------|-------------|-----------------------------------------|
  * | `maxSubscribers`        | 1000        | integer 1..1,000,000                    |
- * | `maxPayloadBytes`       | 1 MiB       | integer 1..256 MiB                      |
+ * | `maxPayloadBytes`       | 1 MiB       | integer 1..256 MiB: payload + metadata + partition key |
  * | `maxPendingPublishes`   | 100,000     | integer 1..10,000,000                   |
  * | `retention.maxMessages` | 10,000      | integer 0..100,000,000 (0 keeps nothing)|
  * | `retention.maxBytes`    | 64 MiB      | integer 0..2^53-1                       |
@@ -48,7 +48,11 @@ export interface RetentionOptions {
 export interface TopicOptions {
   /** Subscriptions the topic accepts at most; the next fails with `max_subscribers_reached`. Default 1000. */
   maxSubscribers?: number;
-  /** Largest payload accepted, in bytes (see `payloadSize`); larger fail with `payload_too_large`. Default 1 MiB. */
+  /**
+   * Largest message accepted, in bytes: its payload (see `payloadSize`) plus
+   * its metadata and partition key; larger fail with `payload_too_large`.
+   * Default 1 MiB.
+   */
   maxPayloadBytes?: number;
   /**
    * Publishes that may wait in the topic's mailbox at once; one more fails
