@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '../src/errors.js';
 import {
   DEFAULT_TOPIC_OPTIONS,
+  checkPublishOptions,
   resolveSubscribeOptions,
   resolveTopicOptions,
 } from '../src/options.js';
@@ -87,5 +88,48 @@ describe('subscribe options', () => {
       expect(error).toBeInstanceOf(InvalidOptionError);
       expect(error).toMatchObject({ code: 'invalid_option', option });
     }
+  });
+});
+
+describe('messages that say what was given and where (regressions)', () => {
+  it('an array is not an options object', () => {
+    expect(() => resolveTopicOptions([] as never)).toThrow(
+      /^options must be an object, got an array/,
+    );
+    expect(() => resolveTopicOptions({ retention: [] } as never)).toThrow(
+      /^options\.retention must be an object/,
+    );
+    expect(() => resolveSubscribeOptions([] as never)).toThrow(InvalidOptionError);
+  });
+
+  it('a subscribe target that is neither a handler, a pid nor options is named as such, not "options.options"', () => {
+    expect(() => resolveSubscribeOptions('string' as never)).toThrow(
+      /^subscribe's second argument must be a handler function, a Pid, or an options object, got "string"/,
+    );
+  });
+
+  it('topic defaults are named under topicDefaults', () => {
+    expect(() => resolveTopicOptions({ maxSubscribers: 0 }, undefined, 'topicDefaults.')).toThrow(
+      /^options\.topicDefaults\.maxSubscribers must be/,
+    );
+  });
+
+  it('an unknown option says it is unknown', () => {
+    expect(() => resolveTopicOptions({ retention: { typo: 1 } } as never)).toThrow(
+      /^options\.retention\.typo is unknown: it must be one of the known options \(maxMessages, maxBytes, maxAgeMs\), got 1/,
+    );
+  });
+});
+
+describe('publish options', () => {
+  it('accepts metadata and partitionKey (and payload for a batch item), refuses anything else', () => {
+    expect(checkPublishOptions({ metadata: {}, partitionKey: 'k' }, false)).toBeTruthy();
+    expect(checkPublishOptions({ payload: 1, metadata: undefined }, true)).toBeTruthy();
+    for (const bad of [null, 'x', 42, [], { metdata: {} }, { payload: 1 }]) {
+      expect(() => checkPublishOptions(bad, false)).toThrow(InvalidOptionError);
+    }
+    expect(() => checkPublishOptions(null, false)).toThrow(
+      /^publish options must be an object or undefined, got null/,
+    );
   });
 });
