@@ -303,11 +303,14 @@ export class Broker {
    * Publishes `payload` and resolves with the message id once the topic has
    * accepted it (it is then retained and queued for every subscriber).
    * Rejects at once, without sending anything, with `InvalidTopicNameError`,
-   * `TopicNotFoundError`, `InvalidPayloadError`, `PayloadTooLargeError`,
-   * `InvalidMetadataError` or `TopicOverloadedError`; with
-   * `TopicNotFoundError` if the topic is deleted while the publish is
-   * pending, and with `TopicUnavailableError` if its process crashed with
-   * the publish pending (it was not accepted then).
+   * `TopicNotFoundError`, `InvalidOptionError` (options that are not an
+   * object, or have a key but `metadata` and `partitionKey`),
+   * `InvalidPayloadError`, `PayloadTooLargeError` (payload, metadata and
+   * partition key together), `InvalidMetadataError` or
+   * `TopicOverloadedError`; with `TopicNotFoundError` if the topic is
+   * deleted while the publish is pending, with `TopicUnavailableError` if
+   * its process crashed with the publish pending (it was not accepted then),
+   * and with `BrokerStoppedError` (`pending: true`) if `stop()` came first.
    */
   publish<T>(topic: string, payload: T, options?: PublishOptions): Promise<MessageId> {
     let record: TopicRecord;
@@ -396,7 +399,9 @@ export class Broker {
    * process for each message; a returned promise is awaited before the
    * next. Resolves with the subscription's ref. Rejects with
    * `InvalidTopicNameError`, `TopicNotFoundError`, `InvalidOptionError` or
-   * `MaxSubscribersReachedError`.
+   * `MaxSubscribersReachedError`; with `BrokerStoppedError` (`pending:
+   * true`) if `stop()` came before the subscription was established (it is
+   * ended then; a stream just ends).
    */
   subscribe<T = unknown>(
     topic: string,
