@@ -441,3 +441,30 @@ describe('review regressions: threads', () => {
     );
   });
 });
+
+describe('review regressions: shared references and control requests', () => {
+  it('a message sharing references 40 levels deep crosses in linear time and keeps its sharing', async () => {
+    const { sys, threads } = await setup(1);
+    const pid = await threads.spawn({ module: fixtures, export: 'echo' });
+    const inbox = new Inbox(sys);
+    let value: Record<string, unknown> = { leaf: inbox.pid };
+    for (let i = 0; i < 40; i++) value = { a: value, b: value };
+    sys.send(pid, { to: inbox.pid, body: value });
+    const got = await inbox.receive<{ echoed: Record<string, unknown> }>(() => true, 10_000);
+    let node = got.echoed;
+    for (let i = 0; i < 40; i++) {
+      expect(node.a).toBe(node.b);
+      node = node.a as Record<string, unknown>;
+    }
+    expect(node.leaf).toBe(inbox.pid);
+  });
+
+  it('control requests leave nothing waiting on the thread once they settle', async () => {
+    const { sys, threads } = await setup(1);
+    for (let i = 0; i < 50; i++) await threads.startServer(sys, counter(i));
+    const entry = [
+      ...(threads as unknown as { nodes: Map<number, { waiting: Set<unknown> }> }).nodes.values(),
+    ][0]!;
+    expect(entry.waiting.size).toBe(0);
+  });
+});

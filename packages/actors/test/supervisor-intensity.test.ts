@@ -68,7 +68,10 @@ async function setup(options: SupervisorOptions, extra: ChildSpec[] = []): Promi
   );
   const inbox = new Inbox(system);
   inbox.monitor(sup);
-  return { sup, counter, inbox, down: inbox.receive<DownMessage>(isDown, Infinity) };
+  const down = inbox.receive<DownMessage>(isDown, Infinity);
+  // Some tests never await it; closing the inbox at teardown rejects it.
+  down.catch(() => undefined);
+  return { sup, counter, inbox, down };
 }
 
 /** Crashes the worker; resolves true while the supervisor is alive after handling it. */

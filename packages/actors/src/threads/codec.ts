@@ -56,6 +56,19 @@ export interface Reviver {
 
 /** Whether the last `encode` call found anything the receiver must revive. */
 let marked = false;
+/** Objects visited by the current walk. */
+let visits = 0;
+/**
+ * Objects already walked, with what they became, once a walk has visited
+ * more than VISIT_BUDGET objects: a value that shares references (a DAG, a
+ * cycle) would otherwise be walked once per path, exponentially many. Small
+ * messages never pay for the map.
+ */
+let seen: Map<object, unknown> | null = null;
+const VISIT_BUDGET = 1000;
+
+/** Thrown to restart a walk that ran past its budget with the `seen` map on. */
+const RESTART = Symbol('restart with a seen map');
 
 /**
  * Prepares `value` for `postMessage`. Returns the value to post (the same
@@ -63,19 +76,35 @@ let marked = false;
  */
 export function encode(value: unknown): { data: unknown; revive: boolean } {
   marked = false;
+  visits = 0;
   try {
-    const data = enc(value, 0);
+    let data: unknown;
+    try {
+      data = enc(value, 0);
+    } catch (thrown) {
+      if (thrown !== RESTART) throw thrown;
+      marked = false;
+      seen = new Map();
+      data = enc(value, 0);
+    }
     return { data, revive: marked };
   } catch (error) {
-    if (error instanceof UncloneableError)
-      throw new UncloneableError(locate(value), error.valueType);
+    if (error instanceof UncloneableError) {
+      throw new UncloneableError(locate(value, 'message', 0, new Set()), error.valueType);
+    }
     throw error;
+  } finally {
+    seen = null;
   }
 }
 
 /** Finds the path to the first value the walk refuses (only on the failure path). */
-function locate(value: unknown, path = 'message', depth = 0): string {
+function locate(value: unknown, path: string, depth: number, visited: Set<object>): string {
   if (typeof value === 'function' || typeof value === 'symbol') return path;
+  if (typeof value === 'object' && value !== null) {
+    if (visited.has(value)) return '';
+    visited.add(value);
+  }
   if (typeof value !== 'object' || value === null || depth >= MAX_DEPTH) return '';
   if (
     value instanceof Promise ||
@@ -95,7 +124,7 @@ function locate(value: unknown, path = 'message', depth = 0): string {
           ? value.map((v, i) => [`${path}[${i}]`, v])
           : Object.entries(value).map(([k, v]) => [`${path}.${k}`, v]);
   for (const [p, v] of entries) {
-    const found = locate(v, p, depth + 1);
+    const found = locate(v, p, depth + 1, visited);
     if (found !== '') return found;
   }
   return '';
@@ -151,10 +180,24 @@ function enc(value: unknown, depth: number): unknown {
     return encodeError(value, depth);
   }
   if (depth >= MAX_DEPTH || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value;
+  if (value instanceof Date || value instanceof RegExp) return value;
+  if (seen !== null) {
+    if (seen.has(value)) return seen.get(value);
+    // A cycle met again while its first visit is still under way keeps the
+    // original object; the structured clone carries cycles itself.
+    seen.set(value, value);
+    const coded = encContainer(value, depth);
+    seen.set(value, coded);
+    return coded;
+  }
+  if (++visits > VISIT_BUDGET) throw RESTART;
+  return encContainer(value, depth);
+}
+
+function encContainer(value: object, depth: number): unknown {
   if (Array.isArray(value)) return encArray(value, depth);
   if (value instanceof Map) return encMap(value, depth);
   if (value instanceof Set) return encSet(value, depth);
-  if (value instanceof Date || value instanceof RegExp) return value;
   if (
     value instanceof Promise ||
     value instanceof WeakMap ||
@@ -305,12 +348,32 @@ function describeUncloneable(value: unknown): string {
 
 /** Restores a value made by `encode` (only needed when it said `revive`). */
 export function decode(data: unknown, reviver: Reviver): unknown {
-  return dec(data, reviver, 0);
+  decVisits = 0;
+  try {
+    return dec(data, reviver, 0);
+  } finally {
+    decoded = null;
+  }
 }
+
+/**
+ * The clone keeps shared references, so one object may be reached by many
+ * paths. Past VISIT_BUDGET visits the walk starts remembering containers
+ * and decodes each (in place) at most once more; decoding is idempotent, so
+ * a second visit of one decoded before that point does no harm.
+ */
+let decoded: Set<object> | null = null;
+let decVisits = 0;
 
 function dec(value: unknown, reviver: Reviver, depth: number): unknown {
   if (typeof value !== 'object' || value === null || depth > MAX_DEPTH) return value;
   if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value;
+  if (decoded !== null) {
+    if (decoded.has(value)) return value;
+    decoded.add(value);
+  } else if (++decVisits > VISIT_BUDGET) {
+    decoded = new Set([value]);
+  }
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) value[i] = dec(value[i], reviver, depth + 1);
     return value;

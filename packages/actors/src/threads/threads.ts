@@ -76,6 +76,8 @@ interface ThreadNode {
   readonly control: Comlink.Remote<ControlApi>;
   readonly exited: Promise<number>;
   alive: boolean;
+  /** Rejections of the control requests waiting on this node, run if it exits. */
+  readonly waiting: Set<(error: unknown) => void>;
 }
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
@@ -163,6 +165,7 @@ export class Threads {
       control: Comlink.wrap<ControlApi>(control.port1 as unknown as Comlink.Endpoint),
       exited,
       alive: true,
+      waiting: new Set(),
     };
     this.router.connect(entry.node, data.port1 as unknown as PortLike);
     for (const other of this.nodes.values()) {
@@ -179,6 +182,8 @@ export class Threads {
 
   private nodeExited(entry: ThreadNode, code: number, ports: { close(): void }[]): void {
     entry.alive = false;
+    for (const reject of entry.waiting) reject(new NodeDownError(entry.node));
+    entry.waiting.clear();
     for (const port of ports) port.close();
     entry.control[Comlink.releaseProxy]();
     this.nodes.delete(entry.node);
@@ -208,12 +213,22 @@ export class Threads {
     request: (control: Comlink.Remote<ControlApi>) => Promise<T>,
   ): Promise<T> {
     if (!entry.alive) return Promise.reject(new NodeDownError(entry.node));
-    return Promise.race([
-      request(entry.control),
-      entry.exited.then(() => {
-        throw new NodeDownError(entry.node);
-      }),
-    ]);
+    // One entry per waiting request, removed when it settles: nothing is
+    // left attached to the node's exit (a race on `exited` leaked a reaction
+    // per request for the node's lifetime).
+    return new Promise<T>((resolve, reject) => {
+      entry.waiting.add(reject);
+      request(entry.control).then(
+        (value) => {
+          entry.waiting.delete(reject);
+          resolve(value);
+        },
+        (error: unknown) => {
+          entry.waiting.delete(reject);
+          reject(error);
+        },
+      );
+    });
   }
 
   private async pick(placement: Placement): Promise<ThreadNode> {
