@@ -439,6 +439,23 @@ class ServerLogic<S> implements ProcessLogic {
       start.timer = null;
     }
     this.start = null;
+    const watched = this.watched;
+    if (watched !== null) {
+      this.watched = null;
+      watched.removeExitHook(this.startHook);
+    }
+  }
+
+  /** The process being started, watched so that its death during init settles the start. */
+  private watched: Proc | null = null;
+  private readonly startHook = (reason: ExitReason): void => {
+    if (this.watched !== null) this.exitedDuringStart(this.watched.self, reason);
+  };
+
+  /** Killed (or ended by an exit signal) while init is pending: the start must still settle. */
+  watchStart(proc: Proc): void {
+    this.watched = proc;
+    proc.addExitHook(this.startHook);
   }
 
   /**
@@ -583,9 +600,7 @@ function startServer<S, A, P>(
       { kind: KIND_INIT, payload: args },
       parent,
     );
-    // Killed (or ended by an exit signal) while init is pending: the start
-    // must still settle, with the reason.
-    pid._proc!.addExitHook((reason) => logic.exitedDuringStart(pid, reason));
+    logic.watchStart(pid._proc!);
     if (name !== undefined && typeof name !== 'string') {
       try {
         registerVia(name, pid);

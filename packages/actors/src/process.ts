@@ -327,5 +327,6 @@ export class Proc implements Context {
     if (hooks === null) return;
     const i = hooks.indexOf(hook);
     if (i >= 0) hooks.splice(i, 1);
+    if (hooks.length === 0) this.exitHooks = null;
   }
 }

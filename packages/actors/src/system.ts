@@ -160,6 +160,8 @@ const RESOLVED = Promise.resolve();
 const LOW_INTERLEAVE = 64;
 /** Consecutive deferrals of the low-priority processes before they run anyway. */
 const MAX_LOW_DEFERRALS = 64;
+/** Low-priority processes waiting below which they run at once instead of being deferred. */
+const LOW_BATCH_MIN = 8;
 
 const PRIORITIES: ReadonlyMap<unknown, number> = new Map([
   ['high', P_HIGH],
@@ -708,7 +710,7 @@ export class ActorSystem {
       if ((this.sinceLow += n) >= LOW_INTERLEAVE && low.length > 0) handled += this.lowRound();
     }
     if (low.length > 0 && handled < budget && !this.lowDeferred) {
-      if (this.workSinceLow && this.lowDeferrals < MAX_LOW_DEFERRALS) this.deferLow();
+      if (this.shouldDeferLow()) this.deferLow();
       else handled += this.lowRound();
     }
     this.sinceYield += handled;
@@ -725,6 +727,19 @@ export class ActorSystem {
    * activation per message. At most MAX_LOW_DEFERRALS in a row, so they are
    * never starved; an idle system runs them after the reactions settle.
    */
+  /**
+   * Deferring pays when many low-priority processes wait (each activation
+   * then handles a batch); with a few, the promise reactions of the deferral
+   * cost more than the activations they save.
+   */
+  private shouldDeferLow(): boolean {
+    return (
+      this.workSinceLow &&
+      this.lowDeferrals < MAX_LOW_DEFERRALS &&
+      this.lowQueue.length >= LOW_BATCH_MIN
+    );
+  }
+
   private deferLow(): void {
     this.lowDeferred = true;
     this.lowDeferrals++;
@@ -738,7 +753,7 @@ export class ActorSystem {
   private readonly lowDue = (): void => {
     this.lowDeferred = false;
     if (this.lowQueue.length === 0) return;
-    if (this.workSinceLow && this.lowDeferrals < MAX_LOW_DEFERRALS) {
+    if (this.shouldDeferLow()) {
       // More work ran meanwhile (a caller resumed and sent again): wait once more.
       this.deferLow();
       return;

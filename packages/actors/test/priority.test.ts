@@ -20,36 +20,47 @@ describe('process priorities', () => {
     expect(log).toEqual(['high', 'normal', 'low']);
   });
 
-  it('a low-priority process handles a burst of awaited work in few activations', async () => {
+  it('many low-priority processes handle a burst of awaited work in few activations', async () => {
     const sys = new ActorSystem();
-    let activations = 0;
-    let handled = 0;
-    let lastBatch = 0;
-    // The low process counts how many messages each of its turns found queued.
-    const low = sys.spawn(
-      () => {
-        handled++;
-      },
-      { priority: 'low' },
-    );
+    // Ten consumers (deferral pays only when several wait); one is watched.
+    const lows = Array.from({ length: 10 }, () => sys.spawn(() => {}, { priority: 'low' }));
+    const watched = lows[0]!;
     const server = sys.spawn((m) => {
       const { reply } = m as { reply: () => void };
-      sys.send(low, 'work');
+      for (const low of lows) sys.send(low, 'work');
       reply();
     });
-    const before = sys.processInfo(low)!.messagesHandled;
+    let activations = 0;
+    let lastHandled = 0;
     for (let i = 0; i < 200; i++) {
       await new Promise<void>((reply) => sys.send(server, { reply }));
-      const info = sys.processInfo(low)!;
-      if (info.messagesHandled !== lastBatch) {
+      const handled = sys.processInfo(watched)!.messagesHandled;
+      if (handled !== lastHandled) {
         activations++;
-        lastBatch = info.messagesHandled;
+        lastHandled = handled;
       }
     }
     await settle();
-    expect(handled - before).toBe(200);
-    // Without priorities the low process would run once per message (200 times).
+    expect(sys.processInfo(watched)!.messagesHandled).toBe(200);
+    // Without priorities each would run once per message (200 times).
     expect(activations).toBeLessThan(50);
+  });
+
+  it('a single low-priority process is not deferred: it runs as soon as the normal work is done', async () => {
+    const sys = new ActorSystem();
+    const log: string[] = [];
+    const low = sys.spawn((m) => void log.push(`low ${String(m)}`), { priority: 'low' });
+    const server = sys.spawn((m) => {
+      const { reply, n } = m as { reply: () => void; n: number };
+      sys.send(low, n);
+      reply();
+    });
+    for (let n = 0; n < 3; n++) {
+      await new Promise<void>((reply) => sys.send(server, { reply, n }));
+      log.push(`replied ${n}`);
+    }
+    await settle();
+    expect(log).toEqual(['low 0', 'replied 0', 'low 1', 'replied 1', 'low 2', 'replied 2']);
   });
 
   it('low-priority processes are not starved by a flood of normal work', async () => {
