@@ -151,6 +151,12 @@ describe('review regressions: TaskPool errors', () => {
     await expect(p.run({ module: tasks, export: 'giveFunction' })).rejects.toBeInstanceOf(
       UncloneableError,
     );
+    // regression: a Proxy passes the codec and used to reject with a bare object.
+    await expect(p.run({ module: tasks, export: 'giveProxy' })).rejects.toMatchObject({
+      name: 'UncloneableError',
+      code: 'uncloneable',
+      path: 'result',
+    });
     const error = (await p
       .run({ module: tasks, export: 'failWithFunctionField' })
       .catch((e: unknown) => e)) as Error & {
@@ -172,5 +178,27 @@ describe('review regressions: TaskPool errors', () => {
     await expect(p.run({ module: tasks, export: 'double', arg: 1 })).rejects.toMatchObject({
       code: 'pool_destroyed',
     });
+  });
+});
+
+describe('TaskPool options', () => {
+  it('regression: counts piscina would refuse with its own TypeError are InvalidArgumentErrors naming the option', () => {
+    expect(() => new TaskPool({ maxThreads: 0 })).toThrow(
+      /maxThreads must be an integer >= 1, got 0/,
+    );
+    expect(() => new TaskPool({ minThreads: -1 })).toThrow(/minThreads must be an integer >= 0/);
+    expect(() => new TaskPool({ minThreads: 3, maxThreads: 2 })).toThrow(
+      /minThreads \(3\) must not exceed maxThreads \(2\)/,
+    );
+    expect(() => new TaskPool({ idleTimeoutMs: -5 })).toThrow(
+      /idleTimeoutMs must be a number >= 0/,
+    );
+    let thrown: unknown;
+    try {
+      new TaskPool({ maxThreads: 1.5 });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toMatchObject({ name: 'InvalidArgumentError', code: 'invalid_argument' });
   });
 });

@@ -393,6 +393,52 @@ describe('review regressions: threads', () => {
     expect(await sys.call(bystander, 'get')).toBe(5);
   });
 
+  it('regression: a reason holding a Proxy still ends the call at once, fires the DOWN and lets the supervisor restart', async () => {
+    const { sys, threads } = await setup(1);
+    const sup = await Supervisor.start(sys, [threads.childSpec({ id: 'w', ...counter(1) })]);
+    const [first] = await Supervisor.whichChildren(sys, sup);
+    const victim = first!.pid!;
+    const inbox = new Inbox(sys);
+    inbox.monitor(victim);
+    // Infinity: only the exit can end this call.
+    const error = (await sys
+      .call(victim, 'crash-with-proxy-field', Infinity)
+      .catch((e: unknown) => e)) as CallExitError;
+    expect(error).toBeInstanceOf(CallExitError);
+    const down = await inbox.receive<DownMessage>(isDown, 2000);
+    expect(down.pid).toBe(victim);
+    expect(down.reason).toMatchObject({ message: 'proxied', code: 'proxied' });
+    expect(String((down.reason as unknown as { view: unknown }).view)).toMatch(/Object/);
+    let restarted: Pid | null = null;
+    for (let i = 0; i < 100 && restarted === null; i++) {
+      const [child] = await Supervisor.whichChildren(sys, sup);
+      if (child!.pid !== null && child!.pid !== victim) restarted = child!.pid;
+      else await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(restarted).not.toBeNull();
+    expect(await sys.call(restarted!, 'get')).toBe(1);
+  });
+
+  it('regression: one message that fails to clone when posted drops only itself, not its neighbours', async () => {
+    const { sys, threads } = await setup(1);
+    const remote = await threads.startServer(sys, counter(0));
+    const inbox = new Inbox(sys);
+    sys.cast(remote, { replyTo: inbox.pid, echo: 'before' });
+    sys.cast(remote, { replyTo: inbox.pid, echo: new Proxy({}, {}) });
+    sys.cast(remote, { replyTo: inbox.pid, echo: 'after' });
+    expect((await inbox.receive<{ echo: string }>()).echo).toBe('before');
+    expect((await inbox.receive<{ echo: string }>()).echo).toBe('after');
+  });
+
+  it('regression: a reply holding a Proxy fails the caller with UncloneableError', async () => {
+    const { sys, threads } = await setup(1);
+    const remote = await threads.startServer(sys, counter(4));
+    const error = await sys.call(remote, 'give-proxy').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UncloneableError);
+    expect((error as UncloneableError).code).toBe('uncloneable');
+    expect(await sys.call(remote, 'get')).toBe(4);
+  });
+
   it('a local crash with an uncloneable reason reaches a linked process on a thread without crashing anything', async () => {
     const { sys, threads } = await setup(1);
     const remote = await threads.startServer(sys, counter());

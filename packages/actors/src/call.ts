@@ -1,5 +1,5 @@
 import type { Clock, TimerHandle } from './clock.js';
-import type { Pid } from './pid.js';
+import { localNode, type Pid } from './pid.js';
 import type { Proc } from './process.js';
 import { describeDest } from './describe.js';
 import { CallExitError, CallTimeoutError, NoProcError, type ExitReason } from './reasons.js';
@@ -50,10 +50,16 @@ export class From<R = unknown> {
     return describeDest(this.dest);
   }
 
-  /** Whether the caller is still waiting for a reply. */
+  /** Whether the caller is still waiting for a reply (false once it has exited). */
   get pending(): boolean {
-    return !this.done;
+    return !this.done && !callerGone(this);
   }
+}
+
+/** Whether the call's caller is a process of this thread that has exited. */
+function callerGone(from: { readonly caller: Pid | null }): boolean {
+  const caller = from.caller;
+  return caller !== null && caller._proc === null && caller.node === localNode;
 }
 
 function noop(): void {}
@@ -91,7 +97,8 @@ export function settleReply<R>(from: From<R>, value: R): boolean {
   if (from.done) return false;
   finish(from);
   from.resolve(value);
-  return true;
+  // A caller that exited meanwhile never sees the reply.
+  return !callerGone(from);
 }
 
 /** Settles `from` with an error. Returns false if it was already settled. */
@@ -174,7 +181,8 @@ export class Deadlines {
       const next = from.tnext;
       const target = from.target;
       settleError(from, new CallTimeoutError(target, from.timeoutMs));
-      this.onTimeout(target, from.timeoutMs);
+      // A caller that exited gave up its call: not a timeout worth reporting.
+      if (!callerGone(from)) this.onTimeout(target, from.timeoutMs);
       from = next;
     }
     if (this.head !== null) this.arm(this.head.deadline - now);

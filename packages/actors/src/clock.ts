@@ -24,24 +24,75 @@ export interface Clock {
 /** Opaque handle for a clock timer. */
 export type TimerHandle = { readonly __timer: true } | object;
 
+/** The longest delay Node's `setTimeout` honours (a longer one fires after 1 ms). */
+const MAX_NODE_DELAY = 2 ** 31 - 1;
+
+/**
+ * A timer longer than Node allows (about 24.8 days): it waits in steps of
+ * at most `MAX_NODE_DELAY`, re-arming until its due time.
+ */
+class LongTimer {
+  node: ReturnType<typeof setTimeout>;
+  private referenced = true;
+
+  constructor(
+    private readonly due: number,
+    private readonly callback: (arg: unknown) => void,
+    private readonly arg: unknown,
+  ) {
+    this.node = this.arm();
+  }
+
+  private arm(): ReturnType<typeof setTimeout> {
+    const left = this.due - performance.now();
+    const node =
+      left > MAX_NODE_DELAY
+        ? setTimeout(() => (this.node = this.arm()), MAX_NODE_DELAY)
+        : setTimeout(this.callback, Math.max(0, left), this.arg);
+    if (!this.referenced) node.unref();
+    return node;
+  }
+
+  clear(): void {
+    clearTimeout(this.node);
+  }
+
+  ref(): void {
+    this.referenced = true;
+    this.node.ref();
+  }
+
+  unref(): void {
+    this.referenced = false;
+    this.node.unref();
+  }
+}
+
 /**
  * The real clock: `performance.now()` and Node's timers. A pending timer
  * keeps the process alive, as Node's own do; the runtime unreferences the
- * ones it keeps around while nothing waits on them.
+ * ones it keeps around while nothing waits on them. Delays longer than Node's
+ * timers allow (2^31 - 1 ms, about 24.8 days) are waited for in steps.
  */
 export const systemClock: Clock = {
   now: () => performance.now(),
   setTimeout<A>(callback: (arg: A) => void, ms: number, arg: A): TimerHandle {
+    if (ms > MAX_NODE_DELAY) {
+      return new LongTimer(performance.now() + ms, callback as (arg: unknown) => void, arg);
+    }
     return setTimeout(callback, ms, arg);
   },
   clearTimeout(handle: TimerHandle): void {
-    clearTimeout(handle as ReturnType<typeof setTimeout>);
+    if (handle instanceof LongTimer) handle.clear();
+    else clearTimeout(handle as ReturnType<typeof setTimeout>);
   },
   ref(handle: TimerHandle): void {
-    (handle as ReturnType<typeof setTimeout>).ref();
+    if (handle instanceof LongTimer) handle.ref();
+    else (handle as ReturnType<typeof setTimeout>).ref();
   },
   unref(handle: TimerHandle): void {
-    (handle as ReturnType<typeof setTimeout>).unref();
+    if (handle instanceof LongTimer) handle.unref();
+    else (handle as ReturnType<typeof setTimeout>).unref();
   },
 };
 

@@ -93,6 +93,8 @@ export interface DynamicSupervisorOptions {
   maxSeconds?: number;
   /** Registers the supervisor under a local name or a `via` name. */
   name?: string | Via;
+  /** Always `one_for_one`, the only strategy of a dynamic supervisor; anything else is refused. */
+  strategy?: 'one_for_one';
 }
 
 /** `startChild` on a supervisor that already has `maxChildren` children. */
@@ -117,6 +119,10 @@ const OPTION_RULES: Record<keyof DynamicSupervisorOptions, Rule> = {
   maxChildren: {
     test: (v) => v === Infinity || (Number.isInteger(v) && (v as number) >= 0),
     expected: 'an integer >= 0 or Infinity',
+  },
+  strategy: {
+    test: (v) => v === 'one_for_one',
+    expected: "'one_for_one' (a dynamic supervisor has no other strategy)",
   },
 };
 

@@ -2,7 +2,7 @@ import { enableMapSet, produce, type Draft } from 'immer';
 
 // Server states may hold Maps and Sets; immer needs its plugin for recipes on them.
 enableMapSet();
-import { settleReply, type From } from './call.js';
+import { From, settleReply } from './call.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { describeDest, describeValue } from './describe.js';
 import {
@@ -678,6 +678,11 @@ export const GenServer = {
 
   /** Replies to a call deferred with `noreply`. Returns false if the caller stopped waiting. */
   reply<R>(from: From<R>, value: R): boolean {
+    if (!(from instanceof From)) {
+      throw new InvalidArgumentError(
+        `GenServer.reply expects the from given to handleCall, got ${describeValue(from)}`,
+      );
+    }
     return settleReply(from, value);
   },
 

@@ -1,4 +1,6 @@
+import { describeValue } from './describe.js';
 import type { Pid } from './pid.js';
+import { InvalidArgumentError } from './reasons.js';
 
 /**
  * What a server speaks, at the type level only: the requests `call` accepts,
@@ -62,6 +64,11 @@ export interface Via<P = unknown> {
 
 /** Makes a `via` name: `send(via(registry, 'orders'), msg)`. */
 export function via<P = unknown>(resolver: NameResolver, key: unknown): Via<P> {
+  if (resolver === null || typeof resolver !== 'object' || typeof resolver.whereis !== 'function') {
+    throw new InvalidArgumentError(
+      `via expects a name resolver (an object with a whereis method, such as a Registry), got ${describeValue(resolver)}`,
+    );
+  }
   return { via: resolver, key };
 }
 

@@ -122,7 +122,7 @@ import {
   type ExitReason,
   registerErrorClasses,
 } from './reasons.js';
-import { ActorSystem } from './system.js';
+import { ActorSystem, whereVia } from './system.js';
 
 // ------------------------------------------------------------------ public types
 
@@ -636,7 +636,12 @@ export async function callSupervisor<T>(caller: Caller, sup: Dest, request: unkn
       `expected an ActorSystem or a process context as caller, got ${describeValue(caller)}`,
     );
   }
-  const outcome = (await caller.call(sup, request, Infinity)) as Outcome<T>;
+  const outcome = (await caller.call(sup, request, Infinity)) as Outcome<T> | null;
+  if (outcome === null || typeof outcome !== 'object' || typeof outcome.ok !== 'boolean') {
+    throw new InvalidArgumentError(
+      `${describeDest(sup)} is not a supervisor: it answered ${describeValue(outcome)} to a supervisor request`,
+    );
+  }
   if (!outcome.ok) throw outcome.error;
   return outcome.value;
 }
@@ -1274,7 +1279,7 @@ function systemOf(caller: Caller): ActorSystem {
 function pidOf(system: ActorSystem, dest: Dest): Pid | undefined {
   if (isPid(dest)) return dest.node !== system.node || system.isAlive(dest) ? dest : undefined;
   if (typeof dest === 'string') return system.whereis(dest);
-  if ('via' in dest) return dest.via.whereis(dest.key);
+  if ('via' in dest) return whereVia(dest);
   // A name on another thread: only that thread can resolve it.
   return undefined;
 }

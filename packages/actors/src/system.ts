@@ -45,7 +45,14 @@ import {
   P_LOW,
   P_NORMAL,
 } from './process.js';
-import { isRemoteName, type CallOf, type CastOf, type Dest, type ReplyOf } from './protocol.js';
+import {
+  isRemoteName,
+  type CallOf,
+  type CastOf,
+  type Dest,
+  type ReplyOf,
+  type Via,
+} from './protocol.js';
 import type { WireTarget } from './threads/protocol.js';
 import type { Router } from './threads/router.js';
 import {
@@ -266,6 +273,7 @@ export class ActorSystem {
   private lastDeadlines: Deadlines | null = null;
 
   constructor(options: SystemOptions = {}) {
+    checkSystemOptions(options);
     this.clock = options.clock ?? systemClock;
     // A logger or telemetry hook that throws must not break an exit or a
     // spawn half way: both are guarded, and their failures counted.
@@ -569,7 +577,7 @@ export class ActorSystem {
       return dest.node === localNode ? null : { node: dest.node, to: dest.id };
     }
     if (dest !== null && typeof dest === 'object' && 'via' in dest) {
-      const pid = dest.via.whereis(dest.key);
+      const pid = whereVia(dest);
       return pid === undefined || pid.node === localNode ? null : { node: pid.node, to: pid.id };
     }
     if (isRemoteName(dest) && dest.node !== localNode) {
@@ -1377,7 +1385,7 @@ export class ActorSystem {
     if (dest instanceof Pid) return dest._proc;
     if (typeof dest === 'string') return this.names.get(dest) ?? null;
     if (dest !== null && typeof dest === 'object' && 'via' in dest) {
-      const pid = dest.via.whereis(dest.key);
+      const pid = whereVia(dest);
       return pid === undefined ? null : pid._proc;
     }
     if (isRemoteName(dest)) {
@@ -1689,6 +1697,58 @@ function checkMailboxOptions(mailbox: { capacity: number; overflow?: OverflowPol
   if (overflow !== undefined && !OVERFLOW_POLICIES.includes(overflow)) {
     throw new InvalidArgumentError(
       `options.mailbox.overflow must be one of ${OVERFLOW_POLICIES.join(', ')}, got ${describeValue(overflow)}`,
+    );
+  }
+}
+
+/**
+ * Resolves a `via` name through its resolver, checking what the resolver is
+ * and what it answers (a pid or undefined), so that a faulty name service
+ * fails with an `InvalidArgumentError` naming it rather than a TypeError.
+ * @internal
+ */
+export function whereVia(dest: Via): Pid | undefined {
+  const resolver = dest.via;
+  if (resolver === null || typeof resolver !== 'object' || typeof resolver.whereis !== 'function') {
+    throw new InvalidArgumentError(
+      `a via name needs a resolver with a whereis method, got ${describeValue(resolver)}`,
+    );
+  }
+  const pid: unknown = resolver.whereis(dest.key);
+  if (pid === undefined || pid instanceof Pid) return pid;
+  throw new InvalidArgumentError(
+    `the via resolver's whereis(${describeValue(dest.key)}) answered ${describeValue(pid)}, not a pid or undefined`,
+  );
+}
+
+const CLOCK_METHODS = ['now', 'setTimeout', 'clearTimeout'] as const;
+const LOGGER_METHODS = ['error', 'warn', 'info', 'debug'] as const;
+
+/** Refuses a clock, logger or telemetry hook that would fail later, far from the cause. */
+function checkSystemOptions(options: SystemOptions): void {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidArgumentError(
+      `ActorSystem options must be an object, got ${describeValue(options)}`,
+    );
+  }
+  const needMethods = (key: string, value: unknown, methods: readonly string[]): void => {
+    if (value === undefined) return;
+    const missing =
+      value === null || typeof value !== 'object'
+        ? methods
+        : methods.filter((m) => typeof (value as Record<string, unknown>)[m] !== 'function');
+    if (missing.length > 0) {
+      throw new InvalidArgumentError(
+        `ActorSystem option ${key} must be an object with the methods ${methods.join(', ')}; ` +
+          `got ${describeValue(value)} (missing ${missing.join(', ')})`,
+      );
+    }
+  };
+  needMethods('clock', options.clock, CLOCK_METHODS);
+  needMethods('logger', options.logger, LOGGER_METHODS);
+  if (options.telemetry !== undefined && typeof options.telemetry !== 'function') {
+    throw new InvalidArgumentError(
+      `ActorSystem option telemetry must be a function, got ${describeValue(options.telemetry)}`,
     );
   }
 }

@@ -3,6 +3,7 @@
  * the bug it keeps fixed.
  */
 import { describe, expect, it } from 'vitest';
+import type { From } from '../src/call.js';
 import { SimulatedClock } from '../src/clock.js';
 import { GenServer, noreply, ok, reply, stop } from '../src/gen-server.js';
 import { Inbox } from '../src/inbox.js';
@@ -333,5 +334,123 @@ describe('bad options are typed errors, not TypeErrors', () => {
     inbox.monitor(pid);
     sys.send(pid, 'go');
     expect((await inbox.receive<DownMessage>(isDown)).reason).toBeInstanceOf(InvalidArgumentError);
+  });
+});
+
+describe('second review: callers that exit, odd resolvers, odd options', () => {
+  it('a caller killed mid-call no longer counts as waiting: pending is false, reply returns false, no call_timeout is logged', async () => {
+    const warnings: unknown[] = [];
+    const logger = {
+      error: () => {},
+      info: () => {},
+      debug: () => {},
+      warn: (record: unknown) => warnings.push(record),
+    };
+    const sys = new ActorSystem({ logger });
+    let held: From<number> | null = null;
+    const server = await GenServer.start<null, null, { call: 'x'; reply: number }>(
+      sys,
+      {
+        init: () => ok(null),
+        handleCall: (_request, from, state) => {
+          held = from as never;
+          return noreply(state);
+        },
+      },
+      null,
+    );
+    const caller = sys.spawn(async (_m, ctx) => {
+      await ctx.call(server, 'x', 30);
+    });
+    sys.send(caller, 'go');
+    await sleep(5);
+    expect(held!.pending).toBe(true);
+    sys.exit(caller, 'kill');
+    expect(held!.pending).toBe(false);
+    expect(GenServer.reply(held!, 1)).toBe(false);
+    // A second deferred call from a live caller still gets its reply.
+    const live = sys.call(server, 'x');
+    await tick();
+    expect(held!.pending).toBe(true);
+    expect(GenServer.reply(held!, 7)).toBe(true);
+    await expect(live).resolves.toBe(7);
+    await sleep(60);
+    expect(warnings).toEqual([]);
+    await sys.shutdown();
+  });
+
+  it('a caller killed while its call waits for a timeout logs no call_timeout when it expires', async () => {
+    const warnings: unknown[] = [];
+    const logger = { error() {}, info() {}, debug() {}, warn: (r: unknown) => warnings.push(r) };
+    const sys = new ActorSystem({ logger });
+    const silent = sys.spawn(() => {});
+    const caller = sys.spawn(async (_m, ctx) => {
+      await ctx.call(silent, 'x', 20);
+    });
+    sys.send(caller, 'go');
+    await sleep(5);
+    sys.exit(caller, 'kill');
+    await sleep(40);
+    expect(warnings).toEqual([]);
+    // A live caller's timeout is still reported.
+    await expect(sys.call(silent, 'x', 10)).rejects.toMatchObject({ code: 'call_timeout' });
+    expect(warnings).toEqual([expect.objectContaining({ label: 'call_timeout', timeoutMs: 10 })]);
+    await sys.shutdown();
+  });
+
+  it('GenServer.reply with something that is not a from is an InvalidArgumentError', () => {
+    expect(() => GenServer.reply({} as never, 1)).toThrow(InvalidArgumentError);
+    expect(() => GenServer.reply(null as never, 1)).toThrow(/expects the from given to handleCall/);
+  });
+
+  it('a via resolver that is not one, or answers something that is not a pid, fails with InvalidArgumentError', async () => {
+    const sys = new ActorSystem();
+    expect(() => via({} as never, 'k')).toThrow(/via expects a name resolver/);
+    const liar = { whereis: () => 'not a pid' as never };
+    await expect(sys.call(via(liar, 'k'), 'x')).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(() => sys.send(via(liar, 'k'), 'x')).toThrow(/answered "not a pid", not a pid/);
+    expect(() => sys.cast(via(liar, 'k'), 'x')).toThrow(InvalidArgumentError);
+    // Built by hand, without via(): the same typed error.
+    await expect(sys.call({ via: {}, key: 'k' } as never, 'x')).rejects.toThrow(
+      /needs a resolver with a whereis method/,
+    );
+    await sys.shutdown();
+  });
+
+  it('supervisor requests to a server that is not a supervisor reject with InvalidArgumentError', async () => {
+    const sys = new ActorSystem();
+    const plain = await GenServer.start(
+      sys,
+      { init: () => ok(0), handleCall: (_r: unknown, _f, s: number) => reply(undefined, s) },
+      undefined,
+    );
+    await expect(Supervisor.whichChildren(sys, plain)).rejects.toThrow(/is not a supervisor/);
+    await expect(Supervisor.countChildren(sys, plain)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await sys.shutdown();
+  });
+
+  it('an ActorSystem refuses a clock, logger or telemetry hook that is not one', () => {
+    expect(() => new ActorSystem({ clock: {} as never })).toThrow(
+      /option clock must be an object with the methods now, setTimeout, clearTimeout/,
+    );
+    expect(() => new ActorSystem({ logger: 5 as never })).toThrow(/option logger/);
+    expect(() => new ActorSystem({ logger: { error() {} } as never })).toThrow(
+      /missing warn, info, debug/,
+    );
+    expect(() => new ActorSystem({ telemetry: 5 as never })).toThrow(
+      /telemetry must be a function/,
+    );
+    expect(() => new ActorSystem({ clock: new SimulatedClock() })).not.toThrow();
+  });
+
+  it('a DynamicSupervisor refuses any strategy but one_for_one', async () => {
+    const { DynamicSupervisor } = await import('../src/dynamic-supervisor.js');
+    const sys = new ActorSystem();
+    await expect(
+      DynamicSupervisor.start(sys, { strategy: 'one_for_all' as never }),
+    ).rejects.toThrow(/options.strategy must be 'one_for_one'/);
+    const sup = await DynamicSupervisor.start(sys, { strategy: 'one_for_one' });
+    expect(sys.isAlive(sup)).toBe(true);
+    await sys.shutdown();
   });
 });

@@ -284,10 +284,41 @@ function encodeError(error: Error, depth: number): ErrorMark {
  */
 export function encodeSafe(value: unknown): unknown {
   try {
-    return encode(value).data;
+    const data = encode(value).data;
+    if (crosses(data)) return data;
   } catch {
-    return sanitize(value, 0);
+    // Sanitized below.
   }
+  return sanitize(value, 0);
+}
+
+/**
+ * Whether encoded `data` survives a structured clone. The codec refuses
+ * what it can see cheaply; a Proxy or a MessagePort deep inside only fails
+ * when posted. Exit reasons and errors (what `encodeSafe` carries) must
+ * never fail there, so they are tried first; primitives and bytes need no
+ * try. A pool task's result is tried too (piscina would report the failure
+ * as a bare object).
+ */
+export function crosses(data: unknown): boolean {
+  if (data === null || typeof data !== 'object') return true;
+  if (ArrayBuffer.isView(data) || data instanceof ArrayBuffer) return true;
+  try {
+    structuredClone(data);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Wraps what `postMessage` threw for a value the codec let through (a
+ * DataCloneError) as the runtime's `UncloneableError`, located at `path`.
+ */
+export function postRefusal(error: unknown, path: string): UncloneableError {
+  if (error instanceof UncloneableError) return error;
+  const detail = error instanceof Error ? error.message : String(error);
+  return new UncloneableError(path, `value the structured clone refused (${detail})`);
 }
 
 function sanitize(value: unknown, depth: number): unknown {
@@ -319,10 +350,12 @@ function sanitizeField(value: unknown, depth: number): unknown {
   if (isPlainCloneable(value)) return value;
   if (value instanceof Error) return sanitize(value, depth);
   try {
-    return encode(value).data;
+    const data = encode(value).data;
+    if (crosses(data)) return data;
   } catch {
-    return describeUncloneable(value);
+    // Described below.
   }
+  return describeUncloneable(value);
 }
 
 function isPlainCloneable(value: unknown): boolean {
@@ -337,7 +370,7 @@ function isPlainCloneable(value: unknown): boolean {
   );
 }
 
-function describeUncloneable(value: unknown): string {
+export function describeUncloneable(value: unknown): string {
   if (typeof value === 'function') return `[function ${value.name || 'anonymous'}]`;
   try {
     return `[${Object.prototype.toString.call(value).slice(8, -1)}: ${String(value)}]`;

@@ -5,7 +5,7 @@
  * keeps its class name, `code` and stack across the thread boundary, and a
  * result that cannot cross fails with `UncloneableError` saying where.
  */
-import { encode, encodeSafe } from './codec.js';
+import { crosses, encode, encodeSafe, UncloneableError } from './codec.js';
 import { loadExport } from './load.js';
 
 interface PoolTask {
@@ -20,7 +20,11 @@ export default async function runPoolTask(
   try {
     const fn = await loadExport(task.module, task.export, 'function');
     const value = await (fn as (arg: unknown) => unknown)(task.arg);
-    return { ok: encode(value).data };
+    const data = encode(value).data;
+    if (!crosses(data)) {
+      throw new UncloneableError('result', 'value the structured clone refused (a Proxy, say)');
+    }
+    return { ok: data };
   } catch (error) {
     return { error: encodeSafe(error) };
   }

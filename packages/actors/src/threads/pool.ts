@@ -17,7 +17,8 @@
  * task keep their name, message, stack and `code`.
  */
 import { Piscina } from 'piscina';
-import { ActorError, registerErrorClasses } from '../reasons.js';
+import { describeValue } from '../describe.js';
+import { ActorError, InvalidArgumentError, registerErrorClasses } from '../reasons.js';
 import type { Context } from '../process.js';
 import { Task, asyncStream, type AsyncStreamOptions, type Task as TaskHandle } from '../task.js';
 import type { Proc } from '../process.js';
@@ -59,6 +60,36 @@ export class PoolWorkerExitError extends ActorError {
 
 registerErrorClasses(PoolWorkerExitError);
 
+/** Refuses options piscina would reject with its own errors, naming the option. */
+function checkPoolOptions(options: TaskPoolOptions): void {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidArgumentError(
+      `TaskPool options must be an object, got ${describeValue(options)}`,
+    );
+  }
+  const count = (key: 'minThreads' | 'maxThreads', least: number): void => {
+    const value = options[key];
+    if (value !== undefined && !(Number.isInteger(value) && value >= least)) {
+      throw new InvalidArgumentError(
+        `TaskPool option ${key} must be an integer >= ${least}, got ${describeValue(value)}`,
+      );
+    }
+  };
+  count('minThreads', 0);
+  count('maxThreads', 1);
+  const { minThreads, maxThreads, idleTimeoutMs } = options;
+  if (minThreads !== undefined && maxThreads !== undefined && minThreads > maxThreads) {
+    throw new InvalidArgumentError(
+      `TaskPool option minThreads (${minThreads}) must not exceed maxThreads (${maxThreads})`,
+    );
+  }
+  if (idleTimeoutMs !== undefined && !(typeof idleTimeoutMs === 'number' && idleTimeoutMs >= 0)) {
+    throw new InvalidArgumentError(
+      `TaskPool option idleTimeoutMs must be a number >= 0, got ${describeValue(idleTimeoutMs)}`,
+    );
+  }
+}
+
 // Pids inside pool results have no process behind them on the pool side.
 const reviver: Reviver = {
   pid: (node, id) => new Pid(node, id, null),
@@ -76,6 +107,7 @@ export class TaskPool {
   private destroyed = false;
 
   constructor(options: TaskPoolOptions = {}) {
+    checkPoolOptions(options);
     this.pool = new Piscina({
       filename: new URL('./pool-worker.js', import.meta.url).href,
       ...(options.minThreads !== undefined ? { minThreads: options.minThreads } : {}),

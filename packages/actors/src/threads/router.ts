@@ -21,7 +21,14 @@ import { Pid, Ref, localNode } from '../pid.js';
 import { CallExitError, NoProcError, type ExitReason } from '../reasons.js';
 import { S_DEAD } from '../process.js';
 import type { ActorSystem } from '../system.js';
-import { decode, encode, encodeSafe, type Reviver } from './codec.js';
+import {
+  decode,
+  describeUncloneable,
+  encode,
+  encodeSafe,
+  postRefusal,
+  type Reviver,
+} from './codec.js';
 import {
   FLAGS,
   REVIVE,
@@ -109,20 +116,28 @@ class Peer {
       this.port.postMessage(batch);
     } catch (error) {
       // The codec refused what it knows cannot cross; an exotic value it let
-      // through failed the whole batch. Post one by one so only the guilty
-      // entries fail, and keep the order of the others.
+      // through (a Proxy, a MessagePort) failed the whole batch. Post entry
+      // by entry, and a run message by message, so that only the guilty
+      // messages fail, and the others keep their order.
       for (let i = 0; i < batch.length;) {
         const size = entrySize(batch, i);
-        const entry = batch.slice(i, i + size);
+        const head = batch[i];
+        if (typeof head === 'number' && head >= 0) {
+          const count = batch[i + 1] as number;
+          for (let k = 0; k < count; k++) this.postOne([head, 1, batch[i + 2 + k]]);
+        } else this.postOne(batch.slice(i, i + size));
         i += size;
-        try {
-          this.port.postMessage(entry);
-        } catch (entryError) {
-          this.onPostError(entry, entryError);
-        }
       }
     }
   };
+
+  private postOne(entry: Batch): void {
+    try {
+      this.port.postMessage(entry);
+    } catch (error) {
+      this.onPostError(entry, error);
+    }
+  }
 }
 
 const wirePid = (pid: Pid): WirePid => [pid.node, pid.id];
@@ -401,34 +416,51 @@ export class Router implements Reviver {
     this.system.serveRemoteCall(wire.to, caller, request, answer, fail);
   }
 
-  /** A batch entry could not be cloned at flush time: fail its call, or report the drop. */
+  /**
+   * A batch entry could not be cloned at flush time: fail its call (with
+   * `UncloneableError`), carry its exit reason as a description, or report
+   * the dropped message.
+   */
   private postFailed(peer: Peer, entry: Batch, error: unknown): void {
     const head = entry[0];
     if (typeof head === 'number' && head < 0) {
       const call = Math.floor((-head - 1) / FLAGS);
-      peer.post({ t: 'fail', call, error: encodeSafe(error) });
+      peer.post({ t: 'fail', call, error: encodeSafe(postRefusal(error, 'reply')) });
       return;
     }
     if (typeof head === 'number') {
-      this.system.logger.error({
-        label: 'handler_error',
-        pid: `node ${peer.node}`,
-        error,
-        context: `message to node ${peer.node} could not be cloned and was dropped`,
-      });
+      this.dropped(peer, 'message', postRefusal(error, 'message'));
       return;
     }
     const wire = head as Wire;
-    if (wire.t === 'call') {
-      const from = peer.calls.get(wire.call);
-      if (from !== undefined) settleError(from, error);
-      return;
+    switch (wire.t) {
+      case 'call': {
+        const from = peer.calls.get(wire.call);
+        if (from !== undefined) settleError(from, postRefusal(error, 'request'));
+        return;
+      }
+      // An exit signal, a DOWN or a failed call must arrive whatever its
+      // reason holds (encodeSafe checks it; this is the last resort).
+      case 'exit':
+        peer.post({ ...wire, reason: describeUncloneable(wire.reason) });
+        return;
+      case 'down':
+        peer.post({ ...wire, reason: describeUncloneable(wire.reason) });
+        return;
+      case 'fail':
+        peer.post({ ...wire, error: describeUncloneable(wire.error) });
+        return;
+      default:
+        this.dropped(peer, `message ${wire.t}`, postRefusal(error, 'message'));
     }
+  }
+
+  private dropped(peer: Peer, what: string, error: unknown): void {
     this.system.logger.error({
       label: 'handler_error',
       pid: `node ${peer.node}`,
       error,
-      context: `message ${wire.t} to node ${peer.node} could not be cloned and was dropped`,
+      context: `${what} to node ${peer.node} could not be cloned and was dropped`,
     });
   }
 
