@@ -40,16 +40,27 @@ describe.each(BROKER_MODES)('$name', (mode) => {
     await broker.createTopic('t');
     const full: unknown[] = [];
     const healthy: unknown[] = [];
-    await broker.subscribe('t', (m) => void full.push(m.payload), {
-      bufferSize: 1,
-      overflow: 'drop_newest',
-    });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    // Stuck on its first message: behind from then on, so arrivals are dropped.
+    await broker.subscribe(
+      't',
+      async (m) => {
+        full.push(m.payload);
+        if (full.length === 1) await held;
+      },
+      { bufferSize: 1, overflow: 'drop_newest' },
+    );
     await broker.subscribe('t', (m) => void healthy.push(m.payload));
-    const published = Array.from({ length: 10 }, (_, i) => broker.publish('t', i));
-    const results = await Promise.allSettled(published);
-    expect(results.every((r) => r.status === 'fulfilled')).toBe(true);
+    const results = [await Promise.allSettled([broker.publish('t', 0)])];
+    await until(() => full.length === 1);
+    // One at a time: each publish is a burst of its own.
+    for (let i = 1; i < 10; i++) results.push(await Promise.allSettled([broker.publish('t', i)]));
+    expect(results.flat().every((r) => r.status === 'fulfilled')).toBe(true);
     await until(() => healthy.length === 10);
+    release();
     const stats = await broker.stats('t');
+    await until(() => full.length + stats.dropped === 10);
     expect(healthy).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(stats).toMatchObject({ messageCount: 10, restarts: 0, subscriberCount: 2 });
     expect(stats.dropped).toBeGreaterThan(0);

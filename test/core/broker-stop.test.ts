@@ -111,6 +111,47 @@ describe.each(BROKER_MODES)('$name', (mode) => {
     for (const seen of outcomes) expect(['ok', 'broker_stopped']).toContain(seen);
   });
 
+  it('regression: a subscription stuck in its handler at stop() still gets onEnd (broker_stopped), and health counts no subscription after', async () => {
+    const broker = await env.start();
+    await broker.createTopic('s');
+    const ends: string[] = [];
+    let entered = false;
+    await broker.subscribe(
+      's',
+      async () => {
+        entered = true;
+        await never();
+      },
+      { onEnd: (end) => ends.push(`A:${end.reason}`) },
+    );
+    await broker.subscribe('s', () => {}, { onEnd: (end) => ends.push(`B:${end.reason}`) });
+    await broker.publish('s', 1);
+    for (let i = 0; i < 100 && !entered; i++) await new Promise((r) => setImmediate(r));
+    expect(entered).toBe(true);
+    await broker.stop();
+    expect(ends.sort()).toEqual(['A:broker_stopped', 'B:broker_stopped']);
+    expect(await broker.health()).toMatchObject({ status: 'stopped', subscriptions: 0 });
+  });
+
+  it('regression: a handler that awaits stop() itself still gets its onEnd', async () => {
+    const broker = await env.start();
+    await broker.createTopic('s');
+    const ends: string[] = [];
+    let stopping: Promise<void> | null = null;
+    await broker.subscribe(
+      's',
+      async () => {
+        stopping = broker.stop();
+        await stopping;
+      },
+      { onEnd: (end) => ends.push(end.reason) },
+    );
+    await broker.publish('s', 1);
+    for (let i = 0; i < 200 && stopping === null; i++) await new Promise((r) => setImmediate(r));
+    await stopping;
+    expect(ends).toEqual(['broker_stopped']);
+  });
+
   it('stop() is idempotent: a second call returns the first call’s promise', async () => {
     const broker = await env.start();
     const first = broker.stop();

@@ -203,6 +203,59 @@ describe.each(BROKER_MODES)('$name', (mode) => {
         expect(stats).toMatchObject({ messageCount: n, delivered: n, dropped: 0 });
       });
     }
+    // Regression (second review): in-thread, a batch larger than bufferSize
+    // was pushed into the queue before the subscriber could run once, and a
+    // subscriber that keeps up was disconnected (or lost the excess); on
+    // threads the relay's steps delivered it all. A burst is now judged by
+    // what the subscriber had queued when it began.
+    it('a single batch larger than bufferSize reaches a subscriber that keeps up, whatever its policy', async () => {
+      const got = { disconnect: 0, drop_oldest: 0, drop_newest: 0 };
+      const ends: string[] = [];
+      for (const overflow of ['disconnect', 'drop_oldest', 'drop_newest'] as const) {
+        await broker.subscribe(
+          't',
+          (m) => {
+            if (m.offset === got[overflow]) got[overflow]++;
+          },
+          { overflow, bufferSize: 100, onEnd: (end) => ends.push(end.reason) },
+        );
+      }
+      const n = 2000;
+      await broker.publishBatch(
+        't',
+        Array.from({ length: n }, (_, i) => ({ payload: i })),
+      );
+      await settle(() => Object.values(got).every((c) => c === n));
+      expect(got).toEqual({ disconnect: n, drop_oldest: n, drop_newest: n });
+      expect(ends).toEqual([]);
+      expect(await broker.stats('t')).toMatchObject({
+        dropped: 0,
+        disconnects: 0,
+        subscriberCount: 3,
+      });
+    });
+
+    // Regression (second review): an iterator whose consumer awaits every
+    // message got about 1,025 of a burst of 5,000 while a callback on the
+    // same topic got them all.
+    it('an iterator consuming a burst of 5,000 publishes gets all of them in order', async () => {
+      const stream = broker.subscribe<number>('t');
+      await stream.ref();
+      const n = 5000;
+      const seen: number[] = [];
+      const consumer = (async () => {
+        for await (const m of stream) {
+          seen.push(m.payload);
+          if (seen.length === n) break;
+        }
+      })();
+      const accepted: Promise<string>[] = [];
+      for (let i = 0; i < n; i++) accepted.push(broker.publish('t', i));
+      await Promise.all(accepted);
+      await consumer;
+      expect(seen).toEqual(Array.from({ length: n }, (_, i) => i));
+      expect((await broker.stats('t')).dropped).toBe(0);
+    });
   });
 
   describe('overflow policies', () => {
@@ -258,6 +311,32 @@ describe.each(BROKER_MODES)('$name', (mode) => {
       const drops = events.filter((e) => e.type === 'message_dropped');
       expect(drops).toHaveLength(90);
       expect(drops[0]).toMatchObject({ policy: 'drop_oldest', topic: 't', ref: slow.ref });
+    });
+
+    it('a stuck subscriber takes one burst past bufferSize; the next arrival applies the policy and trims it back', async () => {
+      const slow = await slowSubscriber('drop_oldest');
+      await broker.publish('t', 1);
+      await settle(() => slow.got.length === 1);
+      // One batch is one burst: the subscriber had nothing queued when it began.
+      await broker.publishBatch(
+        't',
+        Array.from({ length: 30 }, (_, i) => ({ payload: 2 + i })),
+      );
+      const during = await broker.stats('t');
+      expect(during.subscribers.find((s) => s.ref === slow.ref)).toMatchObject({
+        queued: 30,
+        dropped: 0,
+      });
+      // A later arrival finds it behind (30 queued >= 10): back under the bound.
+      await broker.publish('t', 32);
+      const after = await broker.stats('t');
+      expect(after.subscribers.find((s) => s.ref === slow.ref)).toMatchObject({
+        queued: 10,
+        dropped: 21,
+      });
+      slow.hold.open();
+      await settle(() => slow.got.length === 11);
+      expect(slow.got).toEqual([1, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32]);
     });
 
     it('drop_newest keeps the oldest bufferSize messages and discards arrivals', async () => {

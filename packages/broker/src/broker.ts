@@ -569,7 +569,7 @@ export class Broker {
     let topicRestarts = 0;
     for (const record of records) {
       if (this.serverRunning(record, processes.registry)) topicServers++;
-      subscriptions += record.subs.length;
+      for (const sub of record.subs) if (sub.open) subscriptions++;
       topicRestarts += record.counters.restarts;
     }
     const up = Object.values(processes).every(Boolean) && topicServers === records.length;
@@ -671,7 +671,7 @@ export class Broker {
     // unsubscribed one stuck in its handler) is ended.
     const subs = [...this.runtime.subscriptions];
     for (const sub of subs) sub.close('broker_stopped');
-    await this.endSubscriptionProcesses(subs.map((sub) => sub.pid));
+    await this.endSubscriptionProcesses(subs);
     if (this.ownsThreads) await this.threads!.stop();
     if (this.ownsSystem) await this.system.shutdown();
   }
@@ -681,13 +681,17 @@ export class Broker {
    * give them a bounded number of event-loop turns, then kill any stuck in a
    * handler that never returns.
    */
-  private async endSubscriptionProcesses(pids: (Pid | null)[]): Promise<void> {
+  private async endSubscriptionProcesses(subs: Subscription[]): Promise<void> {
     const system = this.system;
-    const live = () => pids.filter((pid): pid is Pid => pid !== null && system.isAlive(pid));
+    const live = () => subs.filter((sub) => sub.pid !== null && system.isAlive(sub.pid));
     for (let turn = 0; turn < STOP_TURNS && live().length > 0; turn++) {
       await new Promise((resolve) => setImmediate(resolve));
     }
-    for (const pid of live()) system.exit(pid, 'kill');
+    // Killed, they cannot finish on their own: their onEnd runs here.
+    for (const sub of live()) {
+      system.exit(sub.pid!, 'kill');
+      sub.killed();
+    }
     this.runtime.subscriptions.clear();
   }
 

@@ -275,24 +275,33 @@ function relay(state: RelayState, batch: ForwardBatch, ctx: Context): Promise<vo
 }
 
 async function relayInSteps(state: RelayState, items: ForwardWire[], ctx: Context): Promise<void> {
+  // The whole batch is one burst for the overflow policies (see
+  // `Subscription.beginBurst`), however many microtasks its steps take.
+  const burst = state.runtime.ownBurst();
   for (let at = 0; at < items.length; at += RELAY_STEP) {
     // Suspended here, the relay lets the scheduler run the subscriptions it
     // just filled (in this same turn), then resumes in a microtask.
     if (at > 0) await undefined;
-    queueRange(state, items, at, Math.min(items.length, at + RELAY_STEP));
+    queueRange(state, items, at, Math.min(items.length, at + RELAY_STEP), burst);
   }
   state.idleIfUnused(ctx);
 }
 
-/** Queues `items[from..to)` for every subscription. */
-function queueRange(state: RelayState, items: ForwardWire[], from: number, to: number): void {
+/** Queues `items[from..to)` for every subscription (as part of `burst`, if given). */
+function queueRange(
+  state: RelayState,
+  items: ForwardWire[],
+  from: number,
+  to: number,
+  burst?: number,
+): void {
   const { record } = state;
   const subs = record.subs;
   for (let k = from; k < to && subs.length > 0; k++) {
     const message = toMessage(items[k]!, record.name);
     let disconnected = false;
     for (let i = 0; i < subs.length; i++) {
-      if (!subs[i]!.offer(message)) disconnected = true;
+      if (!subs[i]!.offer(message, burst)) disconnected = true;
     }
     if (disconnected) record.removeClosed();
   }

@@ -31,6 +31,8 @@ export interface BrokerNames {
   readonly relay: string;
 }
 
+const RESOLVED = Promise.resolve();
+
 export class BrokerRuntime {
   /** The table of the running store; null while the store is down. */
   table: TopicTable | null = null;
@@ -51,6 +53,15 @@ export class BrokerRuntime {
   /** The telemetry hook, guarded: it never throws. Null when none was given. */
   readonly telemetry: BrokerTelemetryHook | null;
   private topicKeys = 0;
+  /** The current burst of deliveries (see `Subscription.beginBurst`); advances at a microtask boundary. */
+  burstId = 0;
+  private burstEnding = false;
+  private readonly endBurst = (): void => {
+    this.burstEnding = false;
+    this.burstId++;
+  };
+  /** The last id given to a burst of its own (negative: never a `burstId`). */
+  private ownBursts = 0;
   /** Epoch milliseconds at clock time 0, so that `now()` reads the injected clock. */
   private readonly epoch: number;
 
@@ -79,6 +90,27 @@ export class BrokerRuntime {
    */
   topicKey(name: string): string {
     return `${this.names.relay}${name}#${++this.topicKeys}`;
+  }
+
+  /**
+   * A subscription's first offer of the current burst: makes sure the burst
+   * ends once the code running now is done. Returns the burst's id.
+   */
+  beginBurst(): number {
+    if (!this.burstEnding) {
+      this.burstEnding = true;
+      void RESOLVED.then(this.endBurst);
+    }
+    return this.burstId;
+  }
+
+  /**
+   * An id for a burst that spans several microtasks: a relay handing one
+   * forwarded batch over in steps offers all of it under this id, so the
+   * batch is one burst, as one in-thread batch is.
+   */
+  ownBurst(): number {
+    return --this.ownBursts;
   }
 
   /**

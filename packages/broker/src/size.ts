@@ -159,8 +159,10 @@ function value(item: unknown, depth: number): boolean {
       total += stringBytes(item, limit - total);
       break;
     case 'number':
-    case 'bigint':
       total += 8;
+      break;
+    case 'bigint':
+      total += bigintBytes(item);
       break;
     case 'boolean':
       total += 1;
@@ -325,6 +327,15 @@ function refusedKind(item: object): string | null {
   if (item instanceof FinalizationRegistry) return 'a FinalizationRegistry';
   if (types.isGeneratorObject(item)) return 'a generator';
   return null;
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** A bigint's size: 8 within 64 bits, else its magnitude's bytes (a clone copies them all). */
+function bigintBytes(n: bigint): number {
+  if (n >= INT64_MIN && n <= INT64_MAX) return 8;
+  return Math.ceil((n < 0n ? -n : n).toString(16).length / 2);
 }
 
 /** UTF-8 length of `text`, or its UTF-16 length (a lower bound) when that already passes `budget`. */

@@ -118,6 +118,9 @@ export class Subscription {
   private mask = INITIAL_RING - 1;
   /** Messages in the ring. */
   queued = 0;
+  /** The burst (see `beginBurst`) this subscription last saw, and its queue length when it began. */
+  private burstSeen = -1;
+  private queuedAtBurst = 0;
   private replay: Message[] | null = null;
   private replayAt = 0;
   private readonly policy: number;
@@ -130,6 +133,8 @@ export class Subscription {
   private rejected: ((error: unknown) => void) | null = null;
   private waiterResolve: Settle | null = null;
   private waiterReject: ((error: unknown) => void) | null = null;
+  /** True once `release` ran (queue discarded, `onEnd` called). */
+  private released = false;
   /** Stream kind: true once the end was handed to the iterator. */
   streamEnded = false;
   /** Stream kind: whether the slow-consumer error was already thrown to the consumer. */
@@ -153,6 +158,11 @@ export class Subscription {
     this.awake = kind === KIND_STREAM;
   }
 
+  /** Messages of the replay not yet taken, for stats. */
+  get replayPending(): number {
+    return this.replay === null ? 0 : this.replay.length - this.replayAt;
+  }
+
   /** The subscription kind as a word, for stats. */
   get kindName(): (typeof KIND_NAMES)[number] {
     return KIND_NAMES[this.kind];
@@ -166,12 +176,14 @@ export class Subscription {
   // ---------------------------------------------------------------- producer side (topic)
 
   /**
-   * Queues `message` (called by the topic). Returns false when this call
-   * disconnected the subscription, so the topic removes it.
+   * Queues `message` (called by the topic, or its relay, which gives a
+   * `burst` of its own to a batch it hands over in steps). Returns false
+   * when this call disconnected the subscription, so the topic removes it.
    */
-  offer(message: Message): boolean {
+  offer(message: Message, burst: number = this.runtime.burstId): boolean {
     if (!this.open) return true;
-    if (this.queued >= this.capacity) {
+    if (this.burstSeen !== burst) this.beginBurst(burst);
+    if (this.queued >= this.capacity && this.queuedAtBurst >= this.capacity) {
       if (this.policy === DROP_NEWEST) {
         this.countDrop('drop_newest');
         return true;
@@ -180,8 +192,11 @@ export class Subscription {
         this.disconnect();
         return false;
       }
-      this.shift();
-      this.countDrop('drop_oldest');
+      // Back under the bound: a burst let in past it is trimmed too.
+      while (this.queued >= this.capacity) {
+        this.shift();
+        this.countDrop('drop_oldest');
+      }
     }
     this.push(message);
     if (!this.awake) {
@@ -190,6 +205,22 @@ export class Subscription {
     }
     if (this.queued >= this.expediteAt && !this.expedited) this.expedite();
     return true;
+  }
+
+  /**
+   * The first offer of a burst: remembers how much was queued when it began.
+   * A burst is what the topic accepts before the subscriber can run at all
+   * (one batch, or one scheduler run of publishes; it ends at the next
+   * microtask boundary). The overflow policy applies to a subscriber that
+   * entered the burst with `bufferSize` messages queued already: one that
+   * keeps up between bursts takes a whole burst, however large, and loses
+   * nothing to it, as on a topic hosted on a thread (whose relay hands a
+   * burst over in chunks).
+   */
+  private beginBurst(burst: number): void {
+    if (burst === this.runtime.burstId) this.runtime.beginBurst();
+    this.burstSeen = burst;
+    this.queuedAtBurst = this.queued;
   }
 
   /**
@@ -484,6 +515,22 @@ export class Subscription {
 
   /** Discards what is still queued, runs `onEnd`, and exits the process. */
   private finish(ctx: Context): never {
+    this.release();
+    return ctx.exit('normal');
+  }
+
+  /**
+   * The process was killed before it could finish (stuck in a handler at
+   * `stop()`): what `finish` does, minus the exit, from the caller's side.
+   */
+  killed(): void {
+    this.release();
+  }
+
+  /** Discards what is still queued and runs `onEnd`, once. */
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
     this.clearRing();
     this.replay = null;
     this.runtime.subscriptions.delete(this);
@@ -503,7 +550,6 @@ export class Subscription {
         });
       }
     }
-    return ctx.exit('normal');
   }
 
   // ---------------------------------------------------------------- stream consumer

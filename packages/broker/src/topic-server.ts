@@ -70,8 +70,10 @@ export interface SubscriberStats {
   ref: Ref;
   subscriberId: string | null;
   kind: 'callback' | 'process' | 'iterator';
-  /** Messages waiting in its queue. */
+  /** Live messages waiting in its queue (bounded by `bufferSize`, see the overflow policies). */
   queued: number;
+  /** Retained messages of its replay (`from`) not yet handed to it; not bounded by `bufferSize`. */
+  replaying: number;
   delivered: number;
   dropped: number;
   errors: number;
@@ -314,6 +316,7 @@ export function subscriberStats(record: TopicRecord): SubscriberStats[] {
     subscriberId: sub.options.subscriberId,
     kind: sub.kindName,
     queued: sub.queued,
+    replaying: sub.replayPending,
     delivered: sub.delivered,
     dropped: sub.dropped,
     errors: sub.errors,

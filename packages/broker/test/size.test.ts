@@ -149,3 +149,17 @@ describe('measurePayload', () => {
     expect(measurePayload([...many, ...many], Infinity)).toBe(2 + 200 + 100 * 11);
   });
 });
+
+describe('bigints', () => {
+  it('regression: a bigint within 64 bits counts 8; a larger one counts the bytes of its magnitude', () => {
+    expect(measurePayload(0n, Infinity)).toBe(8);
+    expect(measurePayload(2n ** 63n - 1n, Infinity)).toBe(8);
+    expect(measurePayload(-(2n ** 63n), Infinity)).toBe(8);
+    expect(measurePayload(2n ** 63n, Infinity)).toBe(8); // 16 hex digits: 8 bytes
+    expect(measurePayload(2n ** 64n, Infinity)).toBe(9);
+    expect(measurePayload(-(2n ** 80n), Infinity)).toBe(11);
+    // A 10 MB bigint was counted as 8 bytes and passed any limit.
+    const huge = measurePayload({ n: 2n ** 80_000_000n }, 1000);
+    expect(typeof huge === 'number' && huge > 1000).toBe(true);
+  });
+});
