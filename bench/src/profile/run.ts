@@ -33,7 +33,15 @@ function profile(workload: string, seconds: number, top: number, flags: string[]
   const before = new Set(readdirSync(dir));
   const run = spawnSync(
     process.execPath,
-    [...flags, '--expose-gc', '--cpu-prof', `--cpu-prof-dir=${dir}`, driver, workload, String(seconds)],
+    [
+      ...flags,
+      '--expose-gc',
+      '--cpu-prof',
+      `--cpu-prof-dir=${dir}`,
+      driver,
+      workload,
+      String(seconds),
+    ],
     { stdio: 'inherit' },
   );
   if (run.status !== 0) throw new Error(`driver for ${workload} exited with ${run.status}`);
