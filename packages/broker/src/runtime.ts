@@ -60,8 +60,11 @@ export class BrokerRuntime {
     this.burstEnding = false;
     this.burstId++;
   };
-  /** The last id given to a burst of its own (negative: never a `burstId`). */
-  private ownBursts = 0;
+  /**
+   * The last id given to a burst of its own: negative, so never a `burstId`,
+   * and below -1, so never a new subscription's `burstSeen`.
+   */
+  private ownBursts = -1;
   /** Epoch milliseconds at clock time 0, so that `now()` reads the injected clock. */
   private readonly epoch: number;
 

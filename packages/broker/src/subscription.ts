@@ -410,16 +410,25 @@ export class Subscription {
     }
   }
 
+  /**
+   * The next message to hand over, or undefined once the queue is empty: the
+   * process then goes to sleep (and back to low priority) until an offer wakes it.
+   */
+  private nextOrSleep(ctx: Context): Message | undefined {
+    const message = this.takeAccepted();
+    if (message === undefined) {
+      this.awake = false;
+      if (this.expedited) this.relax(ctx);
+    }
+    return message;
+  }
+
   private drainCallback(ctx: Context): void | Promise<void> {
     const handler = this.handler!;
     for (let n = 0; n < DRAIN_BUDGET; n++) {
       if (!this.open) return this.finish(ctx);
-      const message = this.takeAccepted();
-      if (message === undefined) {
-        this.awake = false;
-        if (this.expedited) this.relax(ctx);
-        return undefined;
-      }
+      const message = this.nextOrSleep(ctx);
+      if (message === undefined) return undefined;
       let result: unknown;
       try {
         result = handler(message);
@@ -444,12 +453,8 @@ export class Subscription {
     const target = this.target!;
     for (let n = 0; n < DRAIN_BUDGET; n++) {
       if (!this.open) return this.finish(ctx);
-      const message = this.takeAccepted();
-      if (message === undefined) {
-        this.awake = false;
-        if (this.expedited) this.relax(ctx);
-        return undefined;
-      }
+      const message = this.nextOrSleep(ctx);
+      if (message === undefined) return undefined;
       ctx.send(target, message);
     }
     ctx.send(ctx.self, WAKE);
