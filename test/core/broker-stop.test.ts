@@ -152,6 +152,17 @@ describe.each(BROKER_MODES)('$name', (mode) => {
     expect(ends).toEqual(['broker_stopped']);
   });
 
+  it('regression: a stream subscribed after stop() throws broker_stopped on its first next(), it does not just end', async () => {
+    const broker = await env.start();
+    await broker.createTopic('t');
+    await broker.stop();
+    for (const topic of ['t', 'missing']) {
+      const stream = broker.subscribe(topic);
+      await expect(stream.next()).rejects.toMatchObject({ code: 'broker_stopped', pending: false });
+      await expect(stream.next()).resolves.toMatchObject({ done: true });
+    }
+  });
+
   it('stop() is idempotent: a second call returns the first call’s promise', async () => {
     const broker = await env.start();
     const first = broker.stop();

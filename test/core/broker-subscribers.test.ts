@@ -258,6 +258,71 @@ describe.each(BROKER_MODES)('$name', (mode) => {
     });
   });
 
+  describe('async handlers keep up too', () => {
+    // Regression (third review): an async handler that awaits nothing got
+    // one message per scheduler round (each promise suspended its process)
+    // and lost about half of what two awaited publishers sent, and nearly
+    // all of a concurrent burst.
+    it('an async handler gets everything from two awaited publishers and from a concurrent burst', async () => {
+      const seen: number[] = [];
+      await broker.subscribe('t', async (m) => {
+        seen.push(m.offset);
+      });
+      await Promise.all(
+        [0, 1].map(async (p) => {
+          for (let i = 0; i < 5000; i++) await broker.publish('t', { p, i });
+        }),
+      );
+      const burst: Promise<string>[] = [];
+      for (let i = 0; i < 5000; i++) burst.push(broker.publish('t', i));
+      await Promise.all(burst);
+      await settle(() => seen.length === 15_000);
+      expect(seen).toEqual(Array.from({ length: 15_000 }, (_, i) => i));
+      expect((await broker.stats('t')).dropped).toBe(0);
+    });
+
+    it('an async handler that unsubscribes itself gets nothing after the message it was handling', async () => {
+      const got: number[] = [];
+      const ref: unknown = await broker.subscribe('t', async (m) => {
+        got.push(m.payload as number);
+        await Promise.resolve();
+        if (m.payload === 3) await broker.unsubscribe('t', ref as never);
+      });
+      const accepted: Promise<string>[] = [];
+      for (let i = 0; i < 10; i++) accepted.push(broker.publish('t', i));
+      await Promise.all(accepted);
+      await settle(() => got.length >= 4);
+      await settle();
+      expect(got).toEqual([0, 1, 2, 3]);
+      expect((await broker.stats('t')).subscriberCount).toBe(0);
+    });
+  });
+
+  describe('the event loop keeps turning', () => {
+    // Regression (third review): in-thread, a loop of awaited 5,000-item
+    // batches counted one message per batch toward the scheduler's turn
+    // budget, so no timer fired for seconds. A batch now counts its items
+    // (Context.bumpReductions).
+    it('timers fire while a loop of awaited 5,000-item batches runs', async () => {
+      let delivered = 0;
+      await broker.subscribe('t', () => void delivered++);
+      const items = Array.from({ length: 5000 }, (_, i) => ({ payload: i }));
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 5);
+      const end = performance.now() + 600;
+      let batches = 0;
+      while (performance.now() < end) {
+        await broker.publishBatch('t', items);
+        batches++;
+      }
+      clearInterval(timer);
+      expect(batches).toBeGreaterThan(0);
+      expect(ticks).toBeGreaterThanOrEqual(5);
+      await settle(() => delivered === batches * 5000);
+      expect(delivered).toBe(batches * 5000);
+    });
+  });
+
   describe('overflow policies', () => {
     /** Subscribes a handler blocked on its first message until `hold.open()`. */
     async function slowSubscriber(
@@ -337,6 +402,26 @@ describe.each(BROKER_MODES)('$name', (mode) => {
       slow.hold.open();
       await settle(() => slow.got.length === 11);
       expect(slow.got).toEqual([1, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32]);
+    });
+
+    it('regression: drop_newest also cuts back a burst let in past bufferSize, keeping the oldest', async () => {
+      const slow = await slowSubscriber('drop_newest');
+      await broker.publish('t', 1);
+      await settle(() => slow.got.length === 1);
+      await broker.publishBatch(
+        't',
+        Array.from({ length: 30 }, (_, i) => ({ payload: 2 + i })),
+      );
+      // It stayed at 30 queued for as long as the handler took (third review).
+      await broker.publish('t', 32);
+      const after = await broker.stats('t');
+      expect(after.subscribers.find((s) => s.ref === slow.ref)).toMatchObject({
+        queued: 10,
+        dropped: 21,
+      });
+      slow.hold.open();
+      await settle(() => slow.got.length === 11);
+      expect(slow.got).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
     });
 
     it('drop_newest keeps the oldest bufferSize messages and discards arrivals', async () => {

@@ -419,6 +419,18 @@ describe('review regressions: threads', () => {
     expect(await sys.call(restarted!, 'get')).toBe(1);
   });
 
+  it('regression: an error with a getter that throws fails the call with its reason and does not take the thread down', async () => {
+    const { sys, threads } = await setup(1);
+    const victim = await threads.startServer(sys, counter(0));
+    const bystander = await threads.startServer(sys, { ...counter(3), thread: victim.node });
+    const error = (await sys
+      .call(victim, 'crash-with-throwing-getter', 2000)
+      .catch((e: unknown) => e)) as CallExitError;
+    expect(error).toBeInstanceOf(CallExitError);
+    expect(error.reason).toMatchObject({ message: 'getter inside', boom: '[a getter that threw]' });
+    expect(await sys.call(bystander, 'get')).toBe(3);
+  });
+
   it('regression: one message that fails to clone when posted drops only itself, not its neighbours', async () => {
     const { sys, threads } = await setup(1);
     const remote = await threads.startServer(sys, counter(0));

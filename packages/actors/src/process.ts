@@ -150,6 +150,13 @@ export interface Context {
   trapExit(flag: boolean): boolean;
   /** Sets this process's scheduling priority (see `SpawnOptions.priority`); returns the previous one. */
   setPriority(priority: Priority): Priority;
+  /**
+   * Counts `count` more messages of work toward the scheduler's budgets, as
+   * `erlang:bump_reductions/1` does: a handler that just did the work of
+   * many messages (a batch) lets other processes, and then the event loop,
+   * have their turn as soon as that much work would have. An integer >= 0.
+   */
+  bumpReductions(count: number): void;
   /** Registers this process under a local name in its system. */
   register(name: string): void;
   /** Removes a local name this process holds. */
@@ -289,6 +296,10 @@ export class Proc implements Context {
 
   setPriority(priority: Priority): Priority {
     return this.system.setPriority(this.self, priority);
+  }
+
+  bumpReductions(count: number): void {
+    this.system.bumpReductions(count);
   }
 
   register(name: string): void {

@@ -785,6 +785,19 @@ export class ActorSystem {
     return handled;
   }
 
+  /** Work counted by `Context.bumpReductions` since the current message began. */
+  private bumped = 0;
+
+  /** See `Context.bumpReductions`. @internal */
+  bumpReductions(count: number): void {
+    if (!Number.isInteger(count) || count < 0) {
+      throw new InvalidArgumentError(
+        `bumpReductions expects an integer >= 0, got ${describeValue(count)}`,
+      );
+    }
+    this.bumped += count;
+  }
+
   /**
    * Changes a process's priority (see `SpawnOptions.priority`); returns the
    * previous one. A runnable process is queued at its new priority at once,
@@ -825,7 +838,9 @@ export class ActorSystem {
     const logic = proc.logic;
     const limit = this.processBudget;
     let n = 0;
-    while (n < limit && mailbox.length > 0) {
+    // Work a handler declared beyond its one message (Context.bumpReductions).
+    let extra = 0;
+    while (n + extra < limit && mailbox.length > 0) {
       const payload = mailbox.take();
       const kind = mailbox.takenKind;
       proc.current = payload;
@@ -836,6 +851,10 @@ export class ActorSystem {
       } catch (thrown) {
         this.crash(proc, thrown);
         break;
+      }
+      if (this.bumped !== 0) {
+        extra += this.bumped;
+        this.bumped = 0;
       }
       if (result !== undefined && isThenable(result)) {
         this.suspend(proc, result);
@@ -853,7 +872,7 @@ export class ActorSystem {
         proc.status = S_WAITING;
       }
     }
-    return n;
+    return n + extra;
   }
 
   private suspend(proc: Proc, pending: PromiseLike<unknown>): void {
@@ -1651,6 +1670,12 @@ export class ActorSystem {
       await exited;
     }
     for (const hook of this.shutdownHooks.splice(0)) await hook();
+    // What is left is killed; the runtime's watchers go last, once they have
+    // seen what they watch exit (whenExited and stop then settle).
+    for (const proc of [...this.procs.values()]) if (!proc.internal) this.kill(proc, 'killed');
+    for (let turn = 0; turn < 3 && this.procs.size > 0; turn++) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     for (const proc of [...this.procs.values()]) this.kill(proc, 'killed');
     this.stopped = true;
   }

@@ -145,6 +145,26 @@ describe('shutdown', () => {
     expect(sys.processes()).toEqual([]);
   });
 
+  it('regression: whenExited and stop settle for a process shutdown had to kill (its terminate never returned)', async () => {
+    const sys = new ActorSystem();
+    const stuck = await GenServer.start(
+      sys,
+      { init: () => ok(null), terminate: () => new Promise<void>(() => {}) },
+      undefined,
+    );
+    const exited = sys.whenExited(stuck);
+    const stopped = GenServer.stop(sys, stuck, 'normal', 60_000).then(
+      () => 'resolved',
+      (error: { code?: string }) => error.code,
+    );
+    const t0 = performance.now();
+    await sys.shutdown(50);
+    expect(await exited).toBe('killed');
+    expect(await stopped).not.toBe('call_timeout');
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(sys.processes()).toEqual([]);
+  });
+
   it('a helper linked with spawnLink is stopped with its parent, not restarted mid-shutdown', async () => {
     const sys = new ActorSystem();
     let inits = 0;

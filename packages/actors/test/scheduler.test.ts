@@ -62,4 +62,39 @@ describe('scheduler', () => {
     }
     expect(samples[0]).toBeLessThan(5000);
   });
+
+  it('bumpReductions: a message that did the work of many counts as many toward both budgets', async () => {
+    const sys = new ActorSystem({ processBudget: 100, turnBudget: 1000 });
+    const log: string[] = [];
+    const heavy = sys.spawn((_m, ctx) => {
+      log.push('h');
+      ctx.bumpReductions(49); // each message: the work of 50
+    });
+    const light = sys.spawn(() => {
+      log.push('l');
+    });
+    for (let i = 0; i < 100; i++) sys.send(heavy, i);
+    sys.send(light, 'hello');
+    const perTurn: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      await new Promise((r) => setImmediate(r));
+      perTurn.push(log.filter((x) => x === 'h').length);
+    }
+    // The slice ended after 2 messages (100 units), not 100: light ran third.
+    expect(log.indexOf('l')).toBe(2);
+    // A turn ends after about 1000 units: 20 heavy messages, not 1000.
+    expect(perTurn[0]).toBeLessThanOrEqual(21);
+    expect(perTurn.at(-1)).toBe(100);
+    const bad = sys.spawn((_m, ctx) => {
+      try {
+        ctx.bumpReductions(-1);
+      } catch (error) {
+        log.push((error as { code: string }).code);
+      }
+    });
+    sys.send(bad, 'go');
+    await new Promise((r) => setImmediate(r));
+    expect(log.at(-1)).toBe('invalid_argument');
+    await sys.shutdown();
+  });
 });

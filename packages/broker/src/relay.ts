@@ -266,6 +266,8 @@ export const RELAY_STEP = 256;
  */
 function relay(state: RelayState, batch: ForwardBatch, ctx: Context): Promise<void> | null {
   const items = batch.items;
+  // The work of as many messages, for the scheduler's budgets.
+  ctx.bumpReductions(Math.max(0, items.length - 1));
   if (items.length <= RELAY_STEP) {
     queueRange(state, items, 0, items.length);
     state.idleIfUnused(ctx);

@@ -69,8 +69,9 @@ export class MessageStream<T = unknown> implements AsyncIterableIterator<Message
   private afterReady(): Promise<IteratorResult<Message<T>>> {
     if (this.failed) {
       // A subscribe that raced stop() ends the stream, as stop() ends an
-      // established one; any other failure is thrown once.
-      if (this.left || this.failure instanceof BrokerStoppedError) {
+      // established one; any other failure (a subscribe made after stop()
+      // included) is thrown once.
+      if (this.left || (this.failure instanceof BrokerStoppedError && this.failure.pending)) {
         this.left = true;
         return Promise.resolve(DONE as IteratorResult<Message<T>>);
       }

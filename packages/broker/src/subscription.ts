@@ -127,10 +127,6 @@ export class Subscription {
   private readonly capacity: number;
 
   private ownerRef: Ref | null = null;
-  /** The message an async handler is working on, for its rejection. */
-  private current: Message | null = null;
-  /** Made on the first async handler result only: most handlers are synchronous. */
-  private rejected: ((error: unknown) => void) | null = null;
   private waiterResolve: Settle | null = null;
   private waiterReject: ((error: unknown) => void) | null = null;
   /** True once `release` ran (queue discarded, `onEnd` called). */
@@ -185,6 +181,11 @@ export class Subscription {
     if (this.burstSeen !== burst) this.beginBurst(burst);
     if (this.queued >= this.capacity && this.queuedAtBurst >= this.capacity) {
       if (this.policy === DROP_NEWEST) {
+        // Keep the oldest: what a burst let in past the bound goes, then the arrival.
+        while (this.queued > this.capacity) {
+          this.pop();
+          this.countDrop('drop_newest');
+        }
         this.countDrop('drop_newest');
         return true;
       }
@@ -324,6 +325,13 @@ export class Subscription {
     return message;
   }
 
+  /** Removes the newest queued message. */
+  private pop(): void {
+    if (this.queued === 0) return;
+    this.queued--;
+    this.ring[(this.head + this.queued) & this.mask] = undefined;
+  }
+
   private grow(): void {
     const size = this.ring.length * 2;
     const next = new Array<Message | undefined>(size);
@@ -436,17 +444,56 @@ export class Subscription {
         this.report(error, message);
         continue;
       }
-      if (result !== undefined && isThenable(result)) {
-        // Suspend until the handler settles; the WAKE queued now resumes the drain.
-        this.current = message;
-        ctx.send(ctx.self, WAKE);
-        // The runtime only needs a thenable to suspend on; PromiseLike is one.
-        this.rejected ??= (error) => this.asyncFailed(error);
-        return result.then(ignore, this.rejected) as Promise<void>;
-      }
+      if (result !== undefined && isThenable(result)) return this.drainAsync(result, message, ctx);
     }
     ctx.send(ctx.self, WAKE);
     return undefined;
+  }
+
+  /**
+   * The handler went async: the process stays suspended while this goes on
+   * handing over messages, each after the previous handler settled, without
+   * a trip through the scheduler per message (an async handler that awaits
+   * little keeps up with its publishers as a synchronous one does). After
+   * `DRAIN_BUDGET` messages it gives the scheduler a turn (a `WAKE`); it
+   * stops at once if the subscription ends or its process is killed.
+   */
+  private async drainAsync(
+    first: PromiseLike<unknown>,
+    message: Message,
+    ctx: Context,
+  ): Promise<void> {
+    const handler = this.handler!;
+    const system = this.runtime.system;
+    let pending: PromiseLike<unknown> | null = first;
+    let current = message;
+    for (let n = 0; ; n++) {
+      if (pending !== null) {
+        try {
+          await pending;
+        } catch (error) {
+          this.report(error, current);
+        }
+        pending = null;
+      }
+      // Ended (its close() queued a WAKE that finishes it) or killed: stop here.
+      if (!this.open || !system.isAlive(ctx.self)) return;
+      if (n >= DRAIN_BUDGET) {
+        ctx.send(ctx.self, WAKE);
+        return;
+      }
+      const next = this.nextOrSleep(ctx);
+      if (next === undefined) return;
+      current = next;
+      let result: unknown;
+      try {
+        result = handler(next);
+      } catch (error) {
+        this.report(error, next);
+        continue;
+      }
+      if (result !== undefined && isThenable(result)) pending = result;
+    }
   }
 
   private drainProcess(ctx: Context): void {
@@ -473,13 +520,6 @@ export class Subscription {
     // Stay asleep unless a consumer still waits for a message.
     this.awake = this.waiterResolve === null;
     return undefined;
-  }
-
-  /** An async handler rejected: same as a throw, on the message it was handling. */
-  private asyncFailed(error: unknown): void {
-    const message = this.current;
-    this.current = null;
-    if (message !== null) this.report(error, message);
   }
 
   /** Counts, logs and emits a handler failure, tells the owner, and asks `onError` what to do. */
@@ -602,8 +642,6 @@ export class Subscription {
     }
   }
 }
-
-function ignore(): void {}
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (

@@ -179,6 +179,8 @@ export const TopicServer: GenServer<TopicState, TopicArgs, TopicProtocol, typeof
     switch (request.type) {
       case 'batch':
         state.record.pending--;
+        // A batch is the work of as many publishes: the scheduler counts it so.
+        ctx.bumpReductions(Math.max(0, request.items.length - 1));
         return reply(acceptBatch(state, request.items), state);
       case 'subscribe':
         return reply(subscribe(state, request.subscription, ctx), state);

@@ -289,7 +289,12 @@ export function encodeSafe(value: unknown): unknown {
   } catch {
     // Sanitized below.
   }
-  return sanitize(value, 0);
+  try {
+    return sanitize(value, 0);
+  } catch {
+    // Nothing of it can be read safely: say so rather than lose the exit.
+    return '[a value that cannot cross threads]';
+  }
 }
 
 /**
@@ -324,25 +329,64 @@ export function postRefusal(error: unknown, path: string): UncloneableError {
 function sanitize(value: unknown, depth: number): unknown {
   if (value instanceof Error) {
     const fields: Record<string, unknown> = {};
-    for (const key of Object.keys(value)) {
-      const field = (value as unknown as Record<string, unknown>)[key];
-      if (key === 'name' || key === 'message' || key === 'stack' || key === 'cause') continue;
-      fields[key] = depth < 8 ? sanitizeField(field, depth + 1) : describeUncloneable(field);
+    let keys: string[] = [];
+    try {
+      keys = Object.keys(value);
+    } catch {
+      // A Proxy whose ownKeys trap throws: no fields, the rest still goes.
     }
+    for (const key of keys) {
+      if (key === 'name' || key === 'message' || key === 'stack' || key === 'cause') continue;
+      const field = read(value, key);
+      fields[key] =
+        field === UNREADABLE
+          ? '[a getter that threw]'
+          : depth < 8
+            ? sanitizeField(field, depth + 1)
+            : describeUncloneable(field);
+    }
+    const stack = read(value, 'stack');
     const mark: ErrorMark = {
       [MARK]: 'error',
-      name: String(value.name),
-      message: String(value.message),
-      stack: typeof value.stack === 'string' ? value.stack : undefined,
+      name: text(read(value, 'name')),
+      message: text(read(value, 'message')),
+      stack: typeof stack === 'string' ? stack : undefined,
       fields,
     };
-    if (value.cause !== undefined && depth < 8) mark.cause = sanitize(value.cause, depth + 1);
+    const cause = read(value, 'cause');
+    if (cause !== undefined && cause !== UNREADABLE && depth < 8) {
+      mark.cause = sanitize(cause, depth + 1);
+    }
     return mark;
   }
-  if (value !== null && typeof value === 'object' && 'shutdown' in value && depth === 0) {
-    return { shutdown: sanitize((value as { shutdown: unknown }).shutdown, depth + 1) };
+  if (value !== null && typeof value === 'object' && depth === 0) {
+    const shutdown = read(value, 'shutdown');
+    if (shutdown !== undefined && shutdown !== UNREADABLE) {
+      return { shutdown: sanitize(shutdown, depth + 1) };
+    }
   }
   return isPlainCloneable(value) ? value : describeUncloneable(value);
+}
+
+const UNREADABLE: unique symbol = Symbol('unreadable');
+
+/** `object[key]`, or `UNREADABLE` if reading it threw (a getter, a Proxy trap). */
+function read(object: object, key: string): unknown {
+  try {
+    return (object as Record<string, unknown>)[key];
+  } catch {
+    return UNREADABLE;
+  }
+}
+
+/** A string for an error's name or message, whatever it holds. */
+function text(value: unknown): string {
+  if (value === UNREADABLE) return '[a getter that threw]';
+  try {
+    return String(value);
+  } catch {
+    return '[a value without a string form]';
+  }
 }
 
 /** A field of an error: kept if it can cross, sanitized if it is an error, else described. */
@@ -371,8 +415,8 @@ function isPlainCloneable(value: unknown): boolean {
 }
 
 export function describeUncloneable(value: unknown): string {
-  if (typeof value === 'function') return `[function ${value.name || 'anonymous'}]`;
   try {
+    if (typeof value === 'function') return `[function ${value.name || 'anonymous'}]`;
     return `[${Object.prototype.toString.call(value).slice(8, -1)}: ${String(value)}]`;
   } catch {
     return '[value that cannot cross threads]';
