@@ -13,6 +13,7 @@ import { Inbox } from '@ratatoskr/actors';
 import type { Broker } from '@ratatoskr/broker';
 import {
   SlowConsumerError,
+  SubscriberFailure,
   SubscriptionEnd,
   isMessage,
   type BrokerTelemetryEvent,
@@ -295,6 +296,37 @@ describe.each(BROKER_MODES)('$name', (mode) => {
       await settle();
       expect(got).toEqual([0, 1, 2, 3]);
       expect((await broker.stats('t')).subscriberCount).toBe(0);
+    });
+  });
+
+  describe('a process subscriber whose mailbox refuses', () => {
+    // Regression (fourth review): a target whose bounded mailbox has the
+    // `reject` policy made the forwarding process crash; the subscription
+    // vanished with nothing counted, logged or told to its owner.
+    it('a refused message is a subscriber failure (counted, told to the owner); the subscription goes on', async () => {
+      const system = broker.system;
+      const release = gate();
+      const target = system.spawn(async () => void (await release.promise), {
+        mailbox: { capacity: 2, overflow: 'reject' },
+      });
+      const owner = new Inbox(system);
+      const ref = await broker.subscribe('t', target, { owner: owner.pid });
+      for (let i = 0; i < 10; i++) await broker.publish('t', i);
+      let stats = await broker.stats('t');
+      let sub = stats.subscribers.find((s) => s.ref === ref)!;
+      for (let i = 0; i < 500 && sub.delivered + sub.errors < 10; i++) {
+        await turn();
+        stats = await broker.stats('t');
+        sub = stats.subscribers.find((s) => s.ref === ref)!;
+      }
+      expect(stats.subscriberCount).toBe(1);
+      expect(sub.errors).toBeGreaterThan(0);
+      expect(sub.delivered + sub.errors).toBe(10);
+      const failure = await owner.receive<SubscriberFailure>((m) => m instanceof SubscriberFailure);
+      expect(failure.error).toMatchObject({ code: 'mailbox_full' });
+      release.open();
+      await broker.unsubscribe('t', ref);
+      owner.close();
     });
   });
 

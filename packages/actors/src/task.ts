@@ -195,6 +195,8 @@ function unexpectedCall(from: From, what: string): void {
 class TaskRecord<T> implements Task<T> {
   /** Set, synchronously, when the task process exits. */
   outcome: TaskResult<T> | null = null;
+  /** The error of the `Task.await` that timed out (and killed the task), if one did. */
+  timedOut: CallTimeoutError | null = null;
   private value: T | undefined;
   private completed = false;
   private waiters: Array<(outcome: TaskResult<T>) => void> = [];
@@ -388,11 +390,15 @@ export const Task = {
   async await<T>(task: Task<T>, timeoutMs = 5000): Promise<T> {
     const record = recordOf(task, 'Task.await');
     checkTimeout('Task.await timeoutMs', timeoutMs);
+    // Timed out once: the task was killed for it, and every await says so.
+    if (record.timedOut !== null) throw record.timedOut;
     const outcome = await record.wait(timeoutMs);
     if (outcome === null) {
+      if (record.timedOut !== null) throw record.timedOut;
+      record.timedOut = new CallTimeoutError(describeTask(record), timeoutMs);
       record.detach();
       record.system.exit(record.pid, 'kill');
-      throw new CallTimeoutError(describeTask(record), timeoutMs);
+      throw record.timedOut;
     }
     record.consume();
     if ('ok' in outcome) return outcome.ok;

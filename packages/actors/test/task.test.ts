@@ -173,10 +173,14 @@ describe('Task.async and Task.await', () => {
     expect((error as Error).message).toBe(`call to task ${task.pid} got no reply within 100 ms`);
     expect(sys.isAlive(task.pid)).toBe(false);
     expect(sys.isAlive(h.pid)).toBe(true);
+    // regression: a second await gave task_exited (the task had been killed for the timeout).
+    await expect(Task.await(task, 100)).rejects.toBe(error);
+    await expect(Task.await(task, Infinity)).rejects.toBe(error);
     await tick();
     expect(h.received).toEqual([]);
     expect(clock.pending()).toBe(0);
-    await expect(Task.await(task)).rejects.toMatchObject({ reason: 'killed' });
+    // Task.yield reports what became of it.
+    expect(await Task.yield(task, 0)).toEqual({ exit: 'killed' });
   });
 
   it('await with Infinity waits as long as it takes, with no timer', async () => {

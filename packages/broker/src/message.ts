@@ -134,7 +134,8 @@ export function checkMetadata(metadata: unknown): Metadata {
     throw new InvalidMetadataError(null, metadata);
   }
   const record = metadata as Record<string, unknown>;
-  for (const key of Object.keys(record)) {
+  const keys = Object.keys(record);
+  for (const key of keys) {
     let value: unknown;
     try {
       value = record[key];
@@ -145,6 +146,9 @@ export function checkMetadata(metadata: unknown): Metadata {
   }
   if (Object.getOwnPropertySymbols(record).length > 0) {
     throw new InvalidMetadataError(null, 'an object with symbol-keyed properties');
+  }
+  if (Object.getOwnPropertyNames(record).length !== keys.length) {
+    throw new InvalidMetadataError(null, 'an object with non-enumerable properties');
   }
   return record as Metadata;
 }

@@ -502,7 +502,15 @@ export class Subscription {
       if (!this.open) return this.finish(ctx);
       const message = this.nextOrSleep(ctx);
       if (message === undefined) return undefined;
-      ctx.send(target, message);
+      try {
+        ctx.send(target, message);
+      } catch (error) {
+        // The target refused it (a full mailbox with the `reject` policy): not
+        // delivered; a subscriber failure, reported as any other.
+        this.delivered--;
+        this.counters.delivered--;
+        this.report(error, message);
+      }
     }
     ctx.send(ctx.self, WAKE);
     return undefined;

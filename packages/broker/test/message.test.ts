@@ -73,6 +73,12 @@ describe('metadata', () => {
       expect(() => checkMetadata(metadata)).toThrow(InvalidMetadataError);
     }
     expect(() => checkMetadata({ [Symbol('k')]: 'v' })).toThrow(/symbol-keyed/);
+    // regression: a non-enumerable property passed unchecked and uncounted.
+    const hidden = Object.defineProperty({ a: 'x' }, 'b', {
+      value: { big: 'y' },
+      enumerable: false,
+    });
+    expect(() => checkMetadata(hidden)).toThrow(/non-enumerable/);
     const throwing = {
       get a(): string {
         throw new Error('boom');
