@@ -48,8 +48,6 @@ import type { Dest, Protocol, Via } from './protocol.js';
 import {
   ActorError,
   InvalidArgumentError,
-  formatReason,
-  isAbnormalExit,
   type ExitReason,
   registerErrorClasses,
 } from './reasons.js';
@@ -65,11 +63,13 @@ import {
   countOf,
   failure,
   invokeStart,
-  isExpectedShutdown,
   normalizeSpec,
   report,
+  reportChildExit,
+  reportIntensityExceeded,
+  reportRestart,
   restartWanted,
-  shutdownChild,
+  stopChild,
   success,
   supervisorLabel,
   type Caller,
@@ -240,34 +240,15 @@ class DynamicState {
 
   private async stopOne(child: DynChild): Promise<void> {
     const pid = child.pid!;
-    const reason = await shutdownChild(this.ctx, pid, child.spec.shutdown);
+    await stopChild(this.ctx, this.label, child.spec, pid, undefined);
     child.pid = null;
-    if (!isExpectedShutdown(reason, child.spec)) {
-      report(
-        this.ctx,
-        this.label,
-        'error',
-        'shutdown',
-        { pid, reason },
-        `child ${pid} exited with ${formatReason(reason)} while being shut down`,
-      );
-    }
   }
 
   async childExited(from: Pid | null, reason: ExitReason): Promise<After> {
     const child = from === null ? undefined : this.children.get(from);
     if (child === undefined || child.pid !== from) return 'ok';
     child.pid = null;
-    if (isAbnormalExit(reason) || child.spec.restart === 'permanent') {
-      report(
-        this.ctx,
-        this.label,
-        isAbnormalExit(reason) ? 'error' : 'info',
-        'child_terminated',
-        { pid: from, reason },
-        `child ${from} exited: ${formatReason(reason)}`,
-      );
-    }
+    reportChildExit(this.ctx, this.label, child.spec, from, undefined, reason);
     if (!restartWanted(child.spec.restart, reason)) {
       this.children.delete(child.key);
       return 'ok';
@@ -300,40 +281,13 @@ class DynamicState {
     child.key = outcome;
     child.pid = outcome;
     this.children.set(outcome, child);
-    report(
-      this.ctx,
-      this.label,
-      'info',
-      'child_restarted',
-      { pid: outcome },
-      `child restarted as ${outcome}`,
-    );
-    this.ctx.system.telemetry?.({
-      type: 'restart',
-      supervisor: this.ctx.self,
-      childId: child.spec.id,
-      pid: outcome,
-      reason,
-    });
+    reportRestart(this.ctx, this.label, undefined, child.spec.id, outcome, reason);
     return 'ok';
   }
 
   private intensityExceeded(reason: ExitReason): void {
-    const { maxRestarts, maxSeconds } = this.options;
-    report(
-      this.ctx,
-      this.label,
-      'error',
-      'intensity_exceeded',
-      { reason },
-      `more than ${maxRestarts} restarts within ${maxSeconds} s; shutting down`,
-    );
-    this.ctx.system.telemetry?.({
-      type: 'intensity_exceeded',
-      supervisor: this.ctx.self,
-      restarts: this.window.count,
-      withinMs: maxSeconds * 1000,
-    });
+    const restarts = this.window.count;
+    reportIntensityExceeded(this.ctx, this.label, this.options, restarts, undefined, reason);
   }
 
   describe(): unknown {

@@ -609,6 +609,106 @@ export function report(
   ctx.system.logger[level](record, message);
 }
 
+/** How a report names a child: by its id (a Supervisor's) or by its pid (a DynamicSupervisor's). */
+function childName(childId: string | undefined, pid: Pid | null): string {
+  return childId === undefined ? String(pid) : JSON.stringify(childId);
+}
+
+/**
+ * Shuts a child down as its spec says, and reports an exit other than the
+ * one a shutdown expects. Both supervisor kinds stop children this way. @internal
+ */
+export async function stopChild(
+  ctx: Context,
+  supervisor: string,
+  spec: NormalizedSpec,
+  pid: Pid,
+  childId: string | undefined,
+): Promise<void> {
+  const reason = await shutdownChild(ctx, pid, spec.shutdown);
+  if (isExpectedShutdown(reason, spec)) return;
+  report(
+    ctx,
+    supervisor,
+    'error',
+    'shutdown',
+    { childId, pid, reason },
+    `child ${childName(childId, pid)} exited with ${formatReason(reason)} while being shut down`,
+  );
+}
+
+/** Reports a child's exit: abnormal ones, and any exit of a permanent child. @internal */
+export function reportChildExit(
+  ctx: Context,
+  supervisor: string,
+  spec: NormalizedSpec,
+  pid: Pid | null,
+  childId: string | undefined,
+  reason: ExitReason,
+): void {
+  if (!isAbnormalExit(reason) && spec.restart !== 'permanent') return;
+  report(
+    ctx,
+    supervisor,
+    isAbnormalExit(reason) ? 'error' : 'info',
+    'child_terminated',
+    { childId, pid, reason },
+    `child ${childName(childId, pid)} exited: ${formatReason(reason)}`,
+  );
+}
+
+/** Reports a restart to the logger and the telemetry hook. @internal */
+export function reportRestart(
+  ctx: Context,
+  supervisor: string,
+  childId: string | undefined,
+  telemetryId: string,
+  pid: Pid,
+  reason: ExitReason,
+): void {
+  report(
+    ctx,
+    supervisor,
+    'info',
+    'child_restarted',
+    { childId, pid },
+    `child ${childId === undefined ? '' : `${JSON.stringify(childId)} `}restarted as ${pid}`,
+  );
+  ctx.system.telemetry?.({
+    type: 'restart',
+    supervisor: ctx.self,
+    childId: telemetryId,
+    pid,
+    reason,
+  });
+}
+
+/** Reports that the restart intensity was exceeded (the supervisor then shuts down). @internal */
+export function reportIntensityExceeded(
+  ctx: Context,
+  supervisor: string,
+  limits: { readonly maxRestarts: number; readonly maxSeconds: number },
+  restarts: number,
+  childId: string | undefined,
+  reason: ExitReason,
+): void {
+  const { maxRestarts, maxSeconds } = limits;
+  report(
+    ctx,
+    supervisor,
+    'error',
+    'intensity_exceeded',
+    { childId, reason },
+    `more than ${maxRestarts} restarts within ${maxSeconds} s; shutting down`,
+  );
+  ctx.system.telemetry?.({
+    type: 'intensity_exceeded',
+    supervisor: ctx.self,
+    restarts,
+    withinMs: maxSeconds * 1000,
+  });
+}
+
 /** The name a supervisor reports under: its registered name, or its pid. @internal */
 export function supervisorLabel(ctx: Context, name: string | Via | undefined): string {
   if (name === undefined) return ctx.self.toString();
@@ -762,18 +862,8 @@ class SupervisorState {
 
   private async stopOne(child: Child): Promise<void> {
     const pid = child.pid!;
-    const reason = await shutdownChild(this.ctx, pid, child.spec.shutdown);
+    await stopChild(this.ctx, this.label, child.spec, pid, child.spec.id);
     child.pid = null;
-    if (!isExpectedShutdown(reason, child.spec)) {
-      report(
-        this.ctx,
-        this.label,
-        'error',
-        'shutdown',
-        { childId: child.spec.id, pid, reason },
-        `child ${JSON.stringify(child.spec.id)} exited with ${formatReason(reason)} while being shut down`,
-      );
-    }
   }
 
   // ---------------------------------------------------------------- exits and restarts
@@ -783,16 +873,7 @@ class SupervisorState {
     const child = from === null ? undefined : this.children.find((c) => c.pid === from);
     if (child === undefined) return 'ok'; // not (or no longer) a child: a stopped one, or a stranger
     child.pid = null;
-    if (isAbnormalExit(reason) || child.spec.restart === 'permanent') {
-      report(
-        this.ctx,
-        this.label,
-        isAbnormalExit(reason) ? 'error' : 'info',
-        'child_terminated',
-        { childId: child.spec.id, pid: from, reason },
-        `child ${JSON.stringify(child.spec.id)} exited: ${formatReason(reason)}`,
-      );
-    }
+    reportChildExit(this.ctx, this.label, child.spec, from, child.spec.id, reason);
     if (!restartWanted(child.spec.restart, reason)) {
       if (child.spec.restart === 'temporary') this.remove(child);
       return 'ok';
@@ -868,7 +949,7 @@ class SupervisorState {
         continue;
       }
       child.pid = outcome;
-      this.reportRestarted(child.spec.id, outcome, reason);
+      reportRestart(this.ctx, this.label, child.spec.id, child.spec.id, outcome, reason);
     }
   }
 
@@ -894,39 +975,8 @@ class SupervisorState {
   }
 
   private intensityExceeded(child: Child, reason: ExitReason): void {
-    const { maxRestarts, maxSeconds } = this.options;
-    report(
-      this.ctx,
-      this.label,
-      'error',
-      'intensity_exceeded',
-      { childId: child.spec.id, reason },
-      `more than ${maxRestarts} restarts within ${maxSeconds} s; shutting down`,
-    );
-    this.ctx.system.telemetry?.({
-      type: 'intensity_exceeded',
-      supervisor: this.ctx.self,
-      restarts: this.window.count,
-      withinMs: maxSeconds * 1000,
-    });
-  }
-
-  private reportRestarted(childId: string, pid: Pid, reason: ExitReason): void {
-    report(
-      this.ctx,
-      this.label,
-      'info',
-      'child_restarted',
-      { childId, pid },
-      `child ${JSON.stringify(childId)} restarted as ${pid}`,
-    );
-    this.ctx.system.telemetry?.({
-      type: 'restart',
-      supervisor: this.ctx.self,
-      childId,
-      pid,
-      reason,
-    });
+    const restarts = this.window.count;
+    reportIntensityExceeded(this.ctx, this.label, this.options, restarts, child.spec.id, reason);
   }
 
   private reportStartError(spec: NormalizedSpec, error: ChildStartError): void {
