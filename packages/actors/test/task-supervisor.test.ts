@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from '../src/clock.js';
 import { Inbox } from '../src/inbox.js';
 import { isDown, type DownMessage } from '../src/messages.js';
-import type { Context } from '../src/process.js';
 import { InvalidArgumentError, NameTakenError, NoProcError } from '../src/reasons.js';
 import { ActorSystem } from '../src/system.js';
+import { gate, host, tick } from './task-helpers.js';
 import {
   Task,
   TaskExitError,
@@ -12,37 +12,6 @@ import {
   TaskSupervisorFullError,
   type Task as TaskHandle,
 } from '../src/task.js';
-
-const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-function gate<T = void>(): { promise: Promise<T>; open: (value: T) => void } {
-  let open!: (value: T) => void;
-  const promise = new Promise<T>((resolve) => (open = resolve));
-  return { promise, open };
-}
-
-/** A host process that runs functions sent to it and records every other message. */
-function host(sys: ActorSystem, options: { trapExit?: boolean } = {}) {
-  const received: unknown[] = [];
-  const pid = sys.spawn(
-    async (message, ctx) => {
-      if (typeof message === 'function') await (message as (ctx: Context) => Promise<void>)(ctx);
-      else received.push(message);
-    },
-    { trapExit: options.trapExit },
-  );
-  const run = <X>(fn: (ctx: Context) => X | Promise<X>): Promise<X> =>
-    new Promise<X>((resolve, reject) => {
-      sys.send(pid, async (ctx: Context) => {
-        try {
-          resolve(await fn(ctx));
-        } catch (error) {
-          reject(error);
-        }
-      });
-    });
-  return { pid, received, run };
-}
 
 describe('TaskSupervisor', () => {
   it('asyncNolink isolates the caller: a crash is reported as DOWN and by await, not propagated', async () => {

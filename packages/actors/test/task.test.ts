@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from '../src/clock.js';
 import { Inbox } from '../src/inbox.js';
 import { isDown, isExit, type DownMessage, type ExitMessage } from '../src/messages.js';
-import type { Context } from '../src/process.js';
 import {
   CallExitError,
   CallTimeoutError,
@@ -10,42 +9,8 @@ import {
   NoProcError,
 } from '../src/reasons.js';
 import { ActorSystem } from '../src/system.js';
+import { gate, host, tick } from './task-helpers.js';
 import { Task, TaskExitError, type Task as TaskHandle } from '../src/task.js';
-
-const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/** A promise the test settles by hand. */
-function gate<T = void>(): { promise: Promise<T>; open: (value: T) => void } {
-  let open!: (value: T) => void;
-  const promise = new Promise<T>((resolve) => (open = resolve));
-  return { promise, open };
-}
-
-/**
- * A host process: runs functions sent to it inside its handler (awaiting
- * them, so it is suspended meanwhile) and records every other message.
- */
-function host(sys: ActorSystem, options: { trapExit?: boolean } = {}) {
-  const received: unknown[] = [];
-  const pid = sys.spawn(
-    async (message, ctx) => {
-      if (typeof message === 'function') await (message as (ctx: Context) => Promise<void>)(ctx);
-      else received.push(message);
-    },
-    { trapExit: options.trapExit },
-  );
-  const run = <X>(fn: (ctx: Context) => X | Promise<X>): Promise<X> =>
-    new Promise<X>((resolve, reject) => {
-      sys.send(pid, async (ctx: Context) => {
-        try {
-          resolve(await fn(ctx));
-        } catch (error) {
-          reject(error);
-        }
-      });
-    });
-  return { pid, received, run };
-}
 
 describe('Task.async and Task.await', () => {
   it('returns what the function returned, sync or async, and leaves no DOWN message', async () => {
