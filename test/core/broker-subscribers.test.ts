@@ -330,6 +330,60 @@ describe.each(BROKER_MODES)('$name', (mode) => {
     });
   });
 
+  describe('owners whose mailbox refuses notices', () => {
+    // Regression (fifth review): the notices sent to a target or owner
+    // (SubscriberFailure, SubscriptionEnd) went through a plain send that a
+    // full `reject` mailbox made throw: the subscription process crashed,
+    // unsubscribe/deleteTopic/stop() rejected, and a topic could restart.
+    it('a process subscriber that is its own owner keeps its subscription; unsubscribe and stop work', async () => {
+      const system = broker.system;
+      const release = gate();
+      const target = system.spawn(async () => void (await release.promise), {
+        mailbox: { capacity: 2, overflow: 'reject' },
+      });
+      const onError: unknown[] = [];
+      const ref = await broker.subscribe('t', target, { onError: (e) => void onError.push(e) });
+      for (let i = 0; i < 20; i++) await broker.publish('t', i);
+      let sub = (await broker.stats('t')).subscribers[0]!;
+      for (let i = 0; i < 500 && sub.delivered + sub.errors < 20; i++) {
+        await turn();
+        sub = (await broker.stats('t')).subscribers[0]!;
+      }
+      expect(sub.delivered + sub.errors).toBe(20);
+      expect(onError).toHaveLength(sub.errors);
+      expect((await broker.stats('t')).subscriberCount).toBe(1);
+      await broker.unsubscribe('t', ref);
+      expect((await broker.stats('t')).subscriberCount).toBe(0);
+      release.open();
+    });
+
+    it('a disconnect whose owner refuses the SubscriptionEnd still ends the subscription (onEnd), the topic untouched', async () => {
+      const system = broker.system;
+      const release = gate();
+      const owner = system.spawn(async () => void (await release.promise), {
+        mailbox: { capacity: 1, overflow: 'reject' },
+      });
+      system.send(owner, 'busy'); // taken, and held
+      await turn();
+      system.send(owner, 'full'); // queued: the mailbox is full
+      const ends: string[] = [];
+      const hold = gate();
+      await broker.subscribe('t', async () => void (await hold.promise), {
+        owner,
+        overflow: 'disconnect',
+        bufferSize: 1,
+        onEnd: (end) => void ends.push(end.reason),
+      });
+      for (let i = 0; i < 5; i++) await broker.publish('t', i);
+      hold.open();
+      await settle(() => ends.length === 1);
+      expect(ends).toEqual(['slow_consumer']);
+      const stats = await broker.stats('t');
+      expect(stats).toMatchObject({ subscriberCount: 0, restarts: 0, disconnects: 1 });
+      release.open();
+    });
+  });
+
   describe('the event loop keeps turning', () => {
     // Regression (third review): in-thread, a loop of awaited 5,000-item
     // batches counted one message per batch toward the scheduler's turn

@@ -468,6 +468,17 @@ describe('review regressions: threads', () => {
     );
   });
 
+  it('regression: system.shutdown(timeoutMs) holds for a thread whose server never finishes terminate', async () => {
+    const sys = new ActorSystem();
+    const threads = await Threads.start(sys, { count: 1 });
+    await threads.startServer(sys, { module: fixtures, export: 'SlowStop', args: { ms: 60_000 } });
+    const t0 = performance.now();
+    await sys.shutdown(100);
+    // It took the thread's own 5 s default before.
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(threads.list()).toEqual([]);
+  });
+
   it('system.shutdown stops the thread nodes too; later placements are refused', async () => {
     const sys = new ActorSystem();
     const threads = await Threads.start(sys, { count: 1 });

@@ -20,14 +20,25 @@ import { TaskPool } from '@ratatoskr/actors';
 import { Broker, type Message } from '@ratatoskr/broker';
 import { digest, type DigestTask } from './digest.js';
 
-const { values } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    messages: { type: 'string' },
-    subscribers: { type: 'string' },
-    rounds: { type: 'string' },
-  },
-});
+function options() {
+  try {
+    return parseArgs({
+      options: {
+        quick: { type: 'boolean', default: false },
+        messages: { type: 'string' },
+        subscribers: { type: 'string' },
+        rounds: { type: 'string' },
+      },
+    }).values;
+  } catch (error) {
+    // An unknown flag, or a value that looks like one (`--rounds -1`).
+    console.error(
+      `${(error as Error).message}\nusage: main.js [--quick] [--messages N] [--subscribers N] [--rounds N]`,
+    );
+    process.exit(2);
+  }
+}
+const values = options();
 const quick = values.quick === true;
 const messages = Number(values.messages ?? (quick ? 24 : 240));
 const subscribers = Number(values.subscribers ?? 4);

@@ -155,6 +155,10 @@ export interface Context {
    * `erlang:bump_reductions/1` does: a handler that just did the work of
    * many messages (a batch) lets other processes, and then the event loop,
    * have their turn as soon as that much work would have. An integer >= 0.
+   * It counts when called from the handler of the message being handled,
+   * before its first `await`; anywhere else (after an `await`, from another
+   * process's code, after the process exited) it does nothing, so a bump is
+   * never charged to another process.
    */
   bumpReductions(count: number): void;
   /** Registers this process under a local name in its system. */
@@ -299,7 +303,7 @@ export class Proc implements Context {
   }
 
   bumpReductions(count: number): void {
-    this.system.bumpReductions(count);
+    this.system.bumpReductions(this, count);
   }
 
   register(name: string): void {

@@ -268,7 +268,7 @@ export class ActorSystem {
   private router: Router | null = null;
   private readonly deadlineLists = new Map<number, Deadlines>();
   private readonly remoteHooks = new Map<Ref, (reason: ExitReason) => void>();
-  private readonly shutdownHooks: (() => Promise<void> | void)[] = [];
+  private readonly shutdownHooks: ((timeoutMs: number) => Promise<void> | void)[] = [];
   private watcherProc: Proc | null = null;
   private lastDeadlines: Deadlines | null = null;
 
@@ -788,14 +788,18 @@ export class ActorSystem {
   /** Work counted by `Context.bumpReductions` since the current message began. */
   private bumped = 0;
 
+  /** The process `runSlice` is running a handler of right now, or null. */
+  private running: Proc | null = null;
+
   /** See `Context.bumpReductions`. @internal */
-  bumpReductions(count: number): void {
+  bumpReductions(proc: Proc, count: number): void {
     if (!Number.isInteger(count) || count < 0) {
       throw new InvalidArgumentError(
         `bumpReductions expects an integer >= 0, got ${describeValue(count)}`,
       );
     }
-    this.bumped += count;
+    // Only the handler running now may charge its own slice.
+    if (proc === this.running) this.bumped += count;
   }
 
   /**
@@ -846,12 +850,16 @@ export class ActorSystem {
       proc.current = payload;
       n++;
       let result: unknown;
+      this.running = proc;
       try {
         result = logic.handle(proc, kind, payload);
       } catch (thrown) {
+        this.running = null;
+        this.bumped = 0;
         this.crash(proc, thrown);
         break;
       }
+      this.running = null;
       if (this.bumped !== 0) {
         extra += this.bumped;
         this.bumped = 0;
@@ -1669,7 +1677,7 @@ export class ActorSystem {
       this.deliverSystem(proc, KIND_STOP, 'shutdown');
       await exited;
     }
-    for (const hook of this.shutdownHooks.splice(0)) await hook();
+    for (const hook of this.shutdownHooks.splice(0)) await hook(timeoutMs);
     // What is left is killed; the runtime's watchers go last, once they have
     // seen what they watch exit (whenExited and stop then settle).
     for (const proc of [...this.procs.values()]) if (!proc.internal) this.kill(proc, 'killed');
@@ -1680,8 +1688,11 @@ export class ActorSystem {
     this.stopped = true;
   }
 
-  /** Runs `hook` during `shutdown`, after the roots stopped (thread nodes stop there). @internal */
-  onShutdown(hook: () => Promise<void> | void): void {
+  /**
+   * Runs `hook(timeoutMs)` during `shutdown`, after the roots stopped (thread
+   * nodes stop there, within the shutdown's timeout). @internal
+   */
+  onShutdown(hook: (timeoutMs: number) => Promise<void> | void): void {
     this.shutdownHooks.push(hook);
   }
 }

@@ -400,6 +400,8 @@ export const Task = {
       record.system.exit(record.pid, 'kill');
       throw record.timedOut;
     }
+    // Another await timed out meanwhile and killed the task: the same outcome here.
+    if (record.timedOut !== null) throw record.timedOut;
     record.consume();
     if ('ok' in outcome) return outcome.ok;
     throw new TaskExitError(record.pid, outcome.exit);

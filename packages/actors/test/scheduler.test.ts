@@ -97,4 +97,32 @@ describe('scheduler', () => {
     expect(log.at(-1)).toBe('invalid_argument');
     await sys.shutdown();
   });
+
+  it('regression: a bump made after an await, or before a throw, is charged to nobody else', async () => {
+    const sys = new ActorSystem({ processBudget: 100, turnBudget: 100_000 });
+    const log: string[] = [];
+    const late = sys.spawn(async (_m, ctx) => {
+      await Promise.resolve();
+      ctx.bumpReductions(1_000_000); // after an await: not this message's work any more
+    });
+    const thrower = sys.spawn((_m, ctx) => {
+      ctx.bumpReductions(1_000_000);
+      throw new Error('after a bump');
+    });
+    sys.send(late, 'go');
+    sys.send(thrower, 'go');
+    await new Promise((r) => setImmediate(r));
+    const busy = sys.spawn(() => {
+      log.push('b');
+    });
+    const other = sys.spawn(() => {
+      log.push('o');
+    });
+    for (let i = 0; i < 300; i++) sys.send(busy, i);
+    sys.send(other, 'hi');
+    await new Promise((r) => setImmediate(r));
+    // busy got its full slice of 100 before other ran: no stray bump cut it short.
+    expect(log.indexOf('o')).toBe(100);
+    await sys.shutdown();
+  });
 });

@@ -330,3 +330,23 @@ describe('Task.shutdown', () => {
     );
   });
 });
+
+describe('Task.await outcomes are shared', () => {
+  it('regression: concurrent awaits, one of which times out, both reject with its CallTimeoutError', async () => {
+    const clock = new SimulatedClock();
+    const sys = new ActorSystem({ clock });
+    const h = host(sys);
+    const never = gate();
+    const outcomes = h.run(async (ctx) => {
+      const task = Task.async(ctx, () => never.promise);
+      return Promise.allSettled([Task.await(task, 1000), Task.await(task, 10)]);
+    });
+    await tick();
+    clock.advance(10);
+    const [long, short] = await outcomes;
+    expect(short).toMatchObject({ status: 'rejected' });
+    expect((short as PromiseRejectedResult).reason).toBeInstanceOf(CallTimeoutError);
+    expect((long as PromiseRejectedResult).reason).toBe((short as PromiseRejectedResult).reason);
+    await sys.shutdown();
+  });
+});

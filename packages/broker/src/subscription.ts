@@ -269,7 +269,7 @@ export class Subscription {
     const runtime = this.runtime;
     runtime.telemetry?.({ type: 'subscription_ended', topic: this.topic, ref: this.ref, reason });
     const owner = this.owner;
-    if (owner !== null) runtime.system.send(owner, end);
+    if (owner !== null) this.tell(owner, end, 'subscription_end');
     if (this.kind === KIND_STREAM) this.endStream();
     // Always wake: even an awake process must get past a suspended handler.
     if (this.pid !== null) runtime.system.send(this.pid, WAKE);
@@ -544,7 +544,8 @@ export class Subscription {
     });
     const owner = this.owner;
     if (owner !== null) {
-      this.runtime.system.send(owner, new SubscriberFailure(this.ref, this.topic, error, message));
+      const failure = new SubscriberFailure(this.ref, this.topic, error, message);
+      this.tell(owner, failure, 'subscriber_failure');
     }
     const onError = this.options.onError;
     if (onError === null) return;
@@ -553,6 +554,30 @@ export class Subscription {
     } catch {
       this.errors++;
       this.counters.errors++;
+    }
+  }
+
+  /**
+   * Sends a notice to the owner. An owner whose bounded mailbox refuses it
+   * (the `reject` policy) misses that notice, which is logged; it never
+   * breaks the subscription, the topic or the caller of the operation.
+   */
+  private tell(
+    owner: Pid,
+    notice: SubscriptionEnd | SubscriberFailure,
+    kind: 'subscription_end' | 'subscriber_failure',
+  ): void {
+    try {
+      this.runtime.system.send(owner, notice);
+    } catch (error) {
+      this.runtime.logger.warn({
+        label: 'owner_notice_refused',
+        topic: this.topic,
+        ref: this.ref.toString(),
+        subscriberId: this.options.subscriberId,
+        notice: kind,
+        error,
+      });
     }
   }
 

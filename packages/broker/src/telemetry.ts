@@ -19,6 +19,15 @@ export type BrokerLogRecord =
       error: unknown;
     }
   | {
+      /** A notice (`SubscriptionEnd`, `SubscriberFailure`) its owner's mailbox refused. */
+      label: 'owner_notice_refused';
+      topic: string;
+      ref: string;
+      subscriberId: string | null;
+      notice: 'subscription_end' | 'subscriber_failure';
+      error: unknown;
+    }
+  | {
       label: 'subscriber_disconnected';
       topic: string;
       ref: string;

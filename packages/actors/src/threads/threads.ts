@@ -133,7 +133,7 @@ export class Threads {
     installErrorTransfer(router);
     const threads = new Threads(system, router, options);
     // The system's shutdown stops its threads too, so nothing outlives it.
-    system.onShutdown(() => threads.stop());
+    system.onShutdown((timeoutMs) => threads.stop(timeoutMs));
     for (let i = 0; i < count; i++) await threads.addNode();
     return threads;
   }
