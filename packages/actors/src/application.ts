@@ -23,7 +23,12 @@
 import { constants as osConstants } from 'node:os';
 import { describeValue } from './describe.js';
 import type { Pid } from './pid.js';
-import { InvalidArgumentError, NoProcError, type ExitReason } from './reasons.js';
+import {
+  InvalidArgumentError,
+  NoProcError,
+  UnexpectedExitError,
+  type ExitReason,
+} from './reasons.js';
 import {
   Supervisor,
   checkFields,
@@ -110,7 +115,8 @@ class RunningApplication implements ApplicationHandle {
     try {
       await this.system.stop(this.pid, reason);
     } catch (error) {
-      if (!(error instanceof NoProcError)) throw error; // it had exited already
+      // It had exited already, or ended otherwise while stopping: either way it is gone.
+      if (!(error instanceof NoProcError) && !(error instanceof UnexpectedExitError)) throw error;
     }
     await this.exited;
   }

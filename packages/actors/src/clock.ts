@@ -1,3 +1,4 @@
+import { describeValue } from './describe.js';
 import { InvalidArgumentError } from './reasons.js';
 
 /**
@@ -114,7 +115,13 @@ export class SimulatedClock implements Clock {
   private seq = 0;
   private timers: SimTimer[] = [];
 
+  /** Starts at `start` ms (default 0): a finite number, or `InvalidArgumentError`. */
   constructor(start = 0) {
+    if (typeof start !== 'number' || !Number.isFinite(start)) {
+      throw new InvalidArgumentError(
+        `SimulatedClock expects a finite start time in ms, got ${describeValue(start)}`,
+      );
+    }
     this.time = start;
   }
 
@@ -124,7 +131,8 @@ export class SimulatedClock implements Clock {
 
   setTimeout<A>(callback: (arg: A) => void, ms: number, arg: A): TimerHandle {
     const timer: SimTimer = {
-      at: this.time + Math.max(0, ms),
+      // As Node's timers: a delay that is not a positive number (NaN included) is none.
+      at: this.time + (ms > 0 ? ms : 0),
       seq: this.seq++,
       callback: callback as (arg: unknown) => void,
       arg,
@@ -150,7 +158,7 @@ export class SimulatedClock implements Clock {
   advance(ms: number): void {
     if (typeof ms !== 'number' || !(ms >= 0) || ms === Infinity) {
       throw new InvalidArgumentError(
-        `advance expects a finite number of ms >= 0, got ${String(ms)}`,
+        `advance expects a finite number of ms >= 0, got ${describeValue(ms)}`,
       );
     }
     const end = this.time + ms;

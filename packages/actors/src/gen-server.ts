@@ -688,7 +688,9 @@ export const GenServer = {
 
   /**
    * Stops a server in an orderly way (`terminate` runs) with `reason`
-   * (default `normal`), resolving once it has exited. See `ActorSystem.stop`.
+   * (default `normal`), resolving once it has exited with that reason. See
+   * `ActorSystem.stop` for its errors (`NoProcError`, `UnexpectedExitError`,
+   * `CallTimeoutError`, `CallSelfError`).
    */
   stop(
     system: ActorSystem,

@@ -3,7 +3,13 @@ import { KIND_STOP } from './messages.js';
 import type { Pid, Ref } from './pid.js';
 import type { Proc, ProcessLogic } from './process.js';
 import type { Dest } from './protocol.js';
-import { ActorError, CallTimeoutError, InvalidArgumentError, checkTimeout } from './reasons.js';
+import {
+  ActorError,
+  CallTimeoutError,
+  InvalidArgumentError,
+  checkTimeout,
+  type ExitReason,
+} from './reasons.js';
 import { describeValue } from './describe.js';
 import type { ActorSystem } from './system.js';
 
@@ -18,7 +24,7 @@ class InboxLogic implements ProcessLogic {
   constructor(private readonly inbox: Inbox) {}
 
   handle(proc: Proc, kind: number, payload: unknown): undefined {
-    if (kind === KIND_STOP) proc.system.kill(proc, 'normal');
+    if (kind === KIND_STOP) proc.system.stopProcess(proc, payload as ExitReason);
     else this.inbox.accept(payload);
     return undefined;
   }
@@ -58,7 +64,8 @@ export class Inbox {
   /**
    * Resolves with the oldest queued message that satisfies `match` (any
    * message if omitted), removing it; waits up to `timeoutMs` (default 5000)
-   * for one to arrive, then rejects with `CallTimeoutError`.
+   * for one to arrive, then rejects with `CallTimeoutError`. If `match`
+   * throws, the receive rejects with that error and no message is taken.
    */
   receive<T = unknown>(
     match: ((message: unknown) => boolean) | ((message: unknown) => message is T) = () => true,
@@ -74,7 +81,13 @@ export class Inbox {
     } catch (error) {
       return Promise.reject(error);
     }
-    const i = this.queue.findIndex(match);
+    let i: number;
+    try {
+      i = this.queue.findIndex(match);
+    } catch (error) {
+      // The predicate's own error; the queue is untouched.
+      return Promise.reject(error);
+    }
     if (i >= 0) return Promise.resolve(this.queue.splice(i, 1)[0] as T);
     if (!this.system.isAlive(this.pid)) {
       return Promise.reject(new ActorError('inbox_closed', `inbox ${this.pid} is closed`));
@@ -101,8 +114,16 @@ export class Inbox {
     });
   }
 
-  /** Removes and returns the oldest matching message, or undefined if none is queued. */
+  /**
+   * Removes and returns the oldest matching message, or undefined if none is
+   * queued. An error thrown by `match` propagates; the queue is untouched.
+   */
   tryReceive<T = unknown>(match: (message: unknown) => boolean = () => true): T | undefined {
+    if (typeof match !== 'function') {
+      throw new InvalidArgumentError(
+        `tryReceive expects a match function, got ${describeValue(match)}`,
+      );
+    }
     const i = this.queue.findIndex(match);
     return i >= 0 ? (this.queue.splice(i, 1)[0] as T) : undefined;
   }
@@ -139,15 +160,33 @@ export class Inbox {
     }
   }
 
-  /** @internal */
+  /**
+   * Hands `message` to the oldest waiting receive whose predicate takes it,
+   * or queues it. A predicate that throws rejects its own receive with that
+   * error; the message goes on to the next waiter (or the queue), and the
+   * inbox stays open. @internal
+   */
   accept(message: unknown): void {
-    const i = this.waiters.findIndex((w) => w.match(message));
-    if (i < 0) {
-      this.queue.push(message);
-      return;
+    let i = 0;
+    while (i < this.waiters.length) {
+      const w = this.waiters[i]!;
+      let taken: boolean;
+      try {
+        taken = w.match(message);
+      } catch (error) {
+        this.waiters.splice(i, 1);
+        if (w.timer !== null) this.system.clock.clearTimeout(w.timer);
+        w.reject(error);
+        continue;
+      }
+      if (taken) {
+        this.waiters.splice(i, 1);
+        if (w.timer !== null) this.system.clock.clearTimeout(w.timer);
+        w.resolve(message);
+        return;
+      }
+      i++;
     }
-    const [w] = this.waiters.splice(i, 1);
-    if (w!.timer !== null) this.system.clock.clearTimeout(w!.timer);
-    w!.resolve(message);
+    this.queue.push(message);
   }
 }

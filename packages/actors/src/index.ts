@@ -42,6 +42,7 @@ export {
   NoProcError,
   CallTimeoutError,
   CallExitError,
+  UnexpectedExitError,
   CallSelfError,
   InvalidArgumentError,
   NameTakenError,

@@ -145,6 +145,51 @@ export class CallExitError extends ActorError {
   }
 }
 
+/**
+ * `stop(dest, reason)` saw the process exit with another reason than the one
+ * asked for: it crashed, or was killed, before or during its `terminate`
+ * (OTP's `proc_lib:stop` exits with that reason). `reason` is how it ended.
+ */
+export class UnexpectedExitError extends ActorError {
+  override name = 'UnexpectedExitError';
+  constructor(
+    readonly target: string,
+    readonly requested: ExitReason,
+    readonly reason: ExitReason,
+  ) {
+    super(
+      'unexpected_exit',
+      `${target} was asked to stop with ${formatReason(requested)} but exited with ${formatReason(reason)}`,
+      { cause: reason instanceof Error ? reason : undefined },
+    );
+  }
+}
+
+/**
+ * Whether `actual` is the exit reason `requested` asks for: the same value,
+ * `killed` for `kill`, an equal `{ shutdown }` detail, or, for a reason that
+ * crossed threads (a clone), an Error of the same name and message.
+ */
+export function sameExitReason(requested: ExitReason, actual: ExitReason): boolean {
+  if (requested === actual) return true;
+  if (requested === 'kill') return actual === 'killed';
+  if (typeof requested !== 'object' || typeof actual !== 'object') return false;
+  if (requested instanceof Error || actual instanceof Error) {
+    return (
+      requested instanceof Error &&
+      actual instanceof Error &&
+      requested.name === actual.name &&
+      requested.message === actual.message
+    );
+  }
+  return Object.is(requested.shutdown, actual.shutdown) || sameDetail(requested, actual);
+}
+
+/** `{ shutdown: detail }`s whose details render alike (a detail cloned across threads). */
+function sameDetail(a: ShutdownWith, b: ShutdownWith): boolean {
+  return safeString(a.shutdown) === safeString(b.shutdown);
+}
+
 /** A process called itself: it would wait on its own mailbox forever. */
 export class CallSelfError extends ActorError {
   override name = 'CallSelfError';
@@ -226,6 +271,7 @@ registerErrorClasses(
   CallTimeoutError,
   CallExitError,
   CallSelfError,
+  UnexpectedExitError,
   InvalidArgumentError,
   NameTakenError,
   MailboxFullError,

@@ -66,6 +66,8 @@ import {
   toExitReason,
   checkExitReason,
   checkTimeout,
+  sameExitReason,
+  UnexpectedExitError,
   ActorError,
   type ExitReason,
 } from './reasons.js';
@@ -461,6 +463,7 @@ export class ActorSystem {
     if (
       server !== null &&
       server !== caller &&
+      server !== this.running &&
       server.status !== S_DEAD &&
       typeof timeoutMs === 'number' &&
       timeoutMs >= 0
@@ -523,7 +526,8 @@ export class ActorSystem {
       if (remote !== null) return this.remoteRequest(caller, dest, remote, request, timeoutMs);
       return new RequestId(null, Promise.reject(new NoProcError(describeDest(dest))));
     }
-    if (server === caller) {
+    // `system.call` from a process's own handler has no caller but is one.
+    if (server === caller || server === this.running) {
       return new RequestId(null, Promise.reject(new CallSelfError(describeDest(dest))));
     }
     if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
@@ -1108,32 +1112,46 @@ export class ActorSystem {
 
   /**
    * Stops a process in an orderly way (its `terminate` runs) with `reason`
-   * (default `normal`) and resolves once it has exited. Rejects with
-   * `NoProcError` if it is not alive, and with `CallTimeoutError` if it is
-   * still alive after `timeoutMs` (default `Infinity`); it is not killed then.
+   * (default `normal`) and resolves once it has exited with that reason.
+   * Rejects with `NoProcError` if it is not alive; with
+   * `UnexpectedExitError` if it exited with another reason (it crashed or
+   * was killed first, or during `terminate`); with `CallTimeoutError` if it
+   * is still alive after `timeoutMs` (default `Infinity`), and it is not
+   * killed then; with `CallSelfError` if called from the process's own
+   * handler (it would wait for itself: return `stop(...)` from the handler
+   * instead). Only the synchronous part of a handler is recognised: after
+   * an `await` inside it, stopping itself this way waits forever.
    */
   stop(dest: Dest, reason: ExitReason = 'normal', timeoutMs = Infinity): Promise<void> {
+    let proc: Proc | null;
     try {
       checkExitReason(reason, 'stop');
       checkTimeout(timeoutMs, 'stop');
+      proc = this.resolve(dest);
     } catch (error) {
       return Promise.reject(error);
     }
-    const proc = this.resolve(dest);
+    const label = describeDest(dest);
+    const settle = (actual: ExitReason): Promise<void> | undefined => {
+      if (actual === 'noproc') return Promise.reject(new NoProcError(label));
+      if (!sameExitReason(reason, actual)) {
+        return Promise.reject(new UnexpectedExitError(label, reason, actual));
+      }
+      return undefined;
+    };
     if (proc === null) {
       // A pid of another thread: ask its node, and wait for its DOWN.
       if (dest instanceof Pid && dest.node !== localNode && this.router !== null) {
-        const exited = this.whenExited(dest, timeoutMs, describeDest(dest));
+        const exited = this.whenExited(dest, timeoutMs, label);
         this.router.send(dest, KIND_STOP, reason);
-        return exited.then((r) =>
-          r === 'noproc' ? Promise.reject(new NoProcError(describeDest(dest))) : undefined,
-        );
+        return exited.then(settle);
       }
-      return Promise.reject(new NoProcError(describeDest(dest)));
+      return Promise.reject(new NoProcError(label));
     }
-    const exited = this.whenExited(proc.self, timeoutMs, describeDest(dest));
+    if (proc === this.running) return Promise.reject(new CallSelfError(label));
+    const exited = this.whenExited(proc.self, timeoutMs, label);
     this.deliverSystem(proc, KIND_STOP, reason);
-    return exited.then(() => undefined);
+    return exited.then(settle);
   }
 
   /**

@@ -9,7 +9,14 @@ import { GenServer, noreply, ok, reply, stop } from '../src/gen-server.js';
 import { Inbox } from '../src/inbox.js';
 import { isDown, type DownMessage } from '../src/messages.js';
 import { Registry } from '../src/registry.js';
-import { InvalidArgumentError, NoProcError, StartError, type ExitReason } from '../src/reasons.js';
+import {
+  CallSelfError,
+  InvalidArgumentError,
+  NoProcError,
+  StartError,
+  UnexpectedExitError,
+  type ExitReason,
+} from '../src/reasons.js';
 import { Supervisor, childSpec } from '../src/supervisor.js';
 import { ActorSystem } from '../src/system.js';
 import { Application } from '../src/application.js';
@@ -472,5 +479,150 @@ describe('second review: callers that exit, odd resolvers, odd options', () => {
     const sup = await DynamicSupervisor.start(sys, { strategy: 'one_for_one' });
     expect(sys.isAlive(sup)).toBe(true);
     await sys.shutdown();
+  });
+});
+
+describe('sixth review: stopping oneself, stop outcomes, inbox predicates, clock input', () => {
+  it('a server stopping itself through GenServer.stop from its own handler fails at once with CallSelfError', async () => {
+    const sys = new ActorSystem();
+    const outcome: unknown[] = [];
+    const server = await GenServer.start(
+      sys,
+      {
+        init: () => ok(0),
+        handleCast: async (_m, n, ctx) => {
+          outcome.push(await GenServer.stop(ctx.system, ctx.self).catch((e: unknown) => e));
+          return noreply(n);
+        },
+        handleCall: (_r, _f, n) => reply(n, n),
+      },
+      undefined,
+    );
+    sys.cast(server, 'stop yourself');
+    expect(await sys.call(server, 'still serving?', 1000)).toBe(0);
+    expect(outcome[0]).toBeInstanceOf(CallSelfError);
+    expect((outcome[0] as CallSelfError).code).toBe('calling_self');
+    expect(sys.isAlive(server)).toBe(true);
+  });
+
+  it('system.call to itself from its own handler fails at once with CallSelfError, not after its timeout', async () => {
+    const sys = new ActorSystem();
+    const seen: unknown[] = [];
+    const server = await GenServer.start(
+      sys,
+      {
+        init: () => ok(0),
+        handleCast: async (_m, n, ctx) => {
+          const started = Date.now();
+          seen.push(await ctx.system.call(ctx.self, 'x', 5000).catch((e: unknown) => e));
+          seen.push(Date.now() - started);
+          return noreply(n);
+        },
+        handleCall: (_r, _f, n) => reply(n, n),
+      },
+      undefined,
+    );
+    sys.cast(server, 'go');
+    await sys.call(server, 'sync');
+    expect(seen[0]).toBeInstanceOf(CallSelfError);
+    expect(seen[1]).toBeLessThan(1000);
+  });
+
+  it('stop rejects with UnexpectedExitError when the server crashed before it handled the stop', async () => {
+    const sys = new ActorSystem();
+    const server = await GenServer.start(
+      sys,
+      {
+        init: () => ok(0),
+        handleCast: async () => {
+          await sleep(10);
+          throw new Error('crashed first');
+        },
+      },
+      undefined,
+    );
+    sys.cast(server, 'crash');
+    const error = await GenServer.stop(sys, server, 'normal', 1000).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnexpectedExitError);
+    expect((error as UnexpectedExitError).code).toBe('unexpected_exit');
+    expect((error as UnexpectedExitError).requested).toBe('normal');
+    expect(String((error as UnexpectedExitError).reason)).toBe('Error: crashed first');
+  });
+
+  it('stop rejects with UnexpectedExitError when the server is killed during terminate', async () => {
+    const sys = new ActorSystem();
+    const server = await GenServer.start(
+      sys,
+      { init: () => ok(0), terminate: () => sleep(50) },
+      undefined,
+    );
+    const stopping = GenServer.stop(sys, server, 'shutdown').catch((e: unknown) => e);
+    await sleep(5);
+    sys.exit(server, 'kill');
+    const error = await stopping;
+    expect(error).toBeInstanceOf(UnexpectedExitError);
+    expect((error as UnexpectedExitError).reason).toBe('killed');
+  });
+
+  it('stop resolves for the reason asked for: normal, shutdown, { shutdown } and kill', async () => {
+    const sys = new ActorSystem();
+    const start = () => GenServer.start(sys, { init: () => ok(0) }, undefined);
+    await expect(sys.stop(await start(), 'normal')).resolves.toBeUndefined();
+    await expect(sys.stop(await start(), 'shutdown')).resolves.toBeUndefined();
+    await expect(sys.stop(await start(), { shutdown: 'done' })).resolves.toBeUndefined();
+    const error = new Error('asked for');
+    await expect(sys.stop(await start(), error)).resolves.toBeUndefined();
+    await expect(sys.stop(new Inbox(sys).pid, 'shutdown')).resolves.toBeUndefined();
+  });
+
+  it('an Inbox predicate that throws rejects that receive with its error; the message stays and the inbox stays open', async () => {
+    const sys = new ActorSystem();
+    const inbox = new Inbox(sys);
+    const bug = new TypeError('bug in my predicate');
+    const waiting = inbox.receive(() => {
+      throw bug;
+    }, 1000);
+    sys.send(inbox.pid, 'important');
+    await expect(waiting).rejects.toBe(bug);
+    expect(sys.isAlive(inbox.pid)).toBe(true);
+    expect(inbox.messages).toEqual(['important']);
+    // Already queued: the predicate runs in receive itself, which rejects too.
+    await expect(
+      inbox.receive(() => {
+        throw bug;
+      }),
+    ).rejects.toBe(bug);
+    expect(() =>
+      inbox.tryReceive(() => {
+        throw bug;
+      }),
+    ).toThrow(bug);
+    expect(await inbox.receive()).toBe('important');
+    expect(() => inbox.tryReceive(5 as never)).toThrow(InvalidArgumentError);
+  });
+
+  it('a throwing predicate does not keep the message from a later waiter', async () => {
+    const sys = new ActorSystem();
+    const inbox = new Inbox(sys);
+    const failing = inbox.receive(() => {
+      throw new Error('first waiter fails');
+    }, 1000);
+    const second = inbox.receive((m) => m === 'm', 1000);
+    sys.send(inbox.pid, 'm');
+    await expect(failing).rejects.toThrow('first waiter fails');
+    expect(await second).toBe('m');
+    expect(inbox.messages).toEqual([]);
+  });
+
+  it('SimulatedClock refuses a start that is not a finite number; a NaN delay fires at once', () => {
+    expect(() => new SimulatedClock(Number.NaN)).toThrow(InvalidArgumentError);
+    expect(() => new SimulatedClock('5' as never)).toThrow(/finite start time/);
+    expect(() => new SimulatedClock(Infinity)).toThrow(InvalidArgumentError);
+    const clock = new SimulatedClock(100);
+    const fired: number[] = [];
+    clock.setTimeout((n: number) => fired.push(n), Number.NaN, 1);
+    clock.advance(0);
+    expect(fired).toEqual([1]);
+    expect(clock.now()).toBe(100);
   });
 });
