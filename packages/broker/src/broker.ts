@@ -353,9 +353,11 @@ export class Broker {
    * Publishes several messages at consecutive offsets, all or nothing:
    * every item is checked first, and if any is invalid the batch rejects
    * with `InvalidBatchError` (naming the first invalid item, with its error
-   * as `cause`) and nothing is published. Otherwise the topic accepts them
-   * all in one step (no other publish interleaves) and the ids resolve in
-   * item order.
+   * as `cause`; a hole in the array is an invalid item) and nothing is
+   * published. A topic with `maxPendingPublishes` publishes waiting refuses
+   * the whole batch with `TopicOverloadedError` (retryable, as for
+   * `publish`). Otherwise the topic accepts them all in one step (no other
+   * publish interleaves) and the ids resolve in item order.
    */
   async publishBatch(topic: string, items: readonly BatchItem[]): Promise<MessageId[]> {
     const record = this.recordOf(topic, 'publishBatch');
@@ -367,8 +369,13 @@ export class Broker {
         'publishBatch items',
       );
     }
-    const messages = items.map((item: unknown, index) => {
+    // Indexed, not `map`: a hole is an item too (`undefined`, refused), and
+    // the first invalid item stops the checks.
+    const count = items.length;
+    const messages: Message[] = [];
+    for (let index = 0; index < count; index++) {
       try {
+        const item: unknown = items[index];
         if (item === null || typeof item !== 'object') {
           throw new InvalidOptionError(
             `items[${index}]`,
@@ -377,11 +384,14 @@ export class Broker {
             `publishBatch items[${index}]`,
           );
         }
-        return this.prepare(record, (item as BatchItem).payload, item, true);
+        const fields = checkPublishOptions(item, true);
+        messages.push(this.prepare(record, fields.payload, fields, true));
       } catch (error) {
         throw error instanceof ActorError ? new InvalidBatchError(topic, index, error) : error;
       }
-    });
+    }
+    // Overload is the topic's state, not an item's fault: retryable, as for `publish`.
+    this.checkPending(record);
     const pid = this.serverOf(record);
     if (record.remote !== null) return record.remote.publishBatch(this.system, pid, messages);
     record.pending++;
@@ -790,12 +800,16 @@ export class Broker {
       }
     }
     if (size > limit) throw new PayloadTooLargeError(record.name, limit, size);
+    if (!item) this.checkPending(record);
+    return new Message(this.runtime.ids.take(), record.name, payload, metadata, partitionKey, size);
+  }
+
+  /** Throws `TopicOverloadedError` if the topic has `maxPendingPublishes` publishes waiting. */
+  private checkPending(record: TopicRecord): void {
     const remote = record.remote;
     const pending = remote === null ? record.pending : remote.cells.pending();
-    if (pending >= limits.maxPendingPublishes) {
-      throw new TopicOverloadedError(record.name, limits.maxPendingPublishes);
-    }
-    return new Message(this.runtime.ids.take(), record.name, payload, metadata, partitionKey, size);
+    const limit = record.options.maxPendingPublishes;
+    if (pending >= limit) throw new TopicOverloadedError(record.name, limit);
   }
 
   /**

@@ -26,8 +26,20 @@
  */
 import { ActorError } from '@ratatoskr/actors';
 
+/**
+ * Stands for a value that could not be read (a getter or Proxy trap threw):
+ * an error's `value` then says so instead of holding the value.
+ */
+export class Unreadable {
+  constructor(
+    /** What happened, such as `a getter that threw (Error: boom)`. */
+    readonly text: string,
+  ) {}
+}
+
 /** Renders a received value briefly and safely for an error message (never throws). */
 export function received(value: unknown): string {
+  if (value instanceof Unreadable) return value.text;
   if (typeof value === 'string') {
     return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
   }

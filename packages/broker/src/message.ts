@@ -23,6 +23,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { types } from 'node:util';
+import { InvalidArgumentError } from '@ratatoskr/actors';
 import { InvalidMetadataError } from './errors.js';
 import { measurePayload, stringBytes } from './size.js';
 
@@ -110,13 +111,25 @@ export class IdSource {
 /** Returned by `payloadSize` for a payload that cannot be carried. */
 export const UNMEASURABLE = -1;
 
+/** The most `payloadSize` counts by default: the largest `maxPayloadBytes` (256 MiB). */
+export const PAYLOAD_SIZE_CAP = 256 * 1024 * 1024;
+
 /**
  * The size of `payload` in bytes, as the module doc of `size.ts` (and the
  * README) describe it, or `UNMEASURABLE` (-1) for a payload that cannot be
  * carried (`publish` says what and where in its `InvalidPayloadError`).
+ * Counting stops once it passes `max` (default 256 MiB, the largest
+ * `maxPayloadBytes`): the result is then a number above `max`, not the
+ * whole size, and the walk stays bounded (a sparse `new Array(2 ** 32 - 1)`
+ * is answered at once).
  */
-export function payloadSize(payload: unknown): number {
-  const size = measurePayload(payload, Infinity);
+export function payloadSize(payload: unknown, max: number = PAYLOAD_SIZE_CAP): number {
+  if (typeof max !== 'number' || !(max >= 0)) {
+    throw new InvalidArgumentError(
+      `payloadSize expects max to be a number >= 0 (or Infinity), got ${typeof max === 'number' ? String(max) : typeof max}`,
+    );
+  }
+  const size = measurePayload(payload, max);
   return typeof size === 'number' ? size : UNMEASURABLE;
 }
 

@@ -29,7 +29,7 @@
  * | `onEnd`        | none            | `(end: SubscriptionEnd) => void`                     |
  */
 import { ActorSystem, Threads, isPid, type Pid } from '@ratatoskr/actors';
-import { InvalidOptionError } from './errors.js';
+import { InvalidOptionError, Unreadable } from './errors.js';
 import type { Message, Metadata } from './message.js';
 import type { SubscriptionEnd } from './notices.js';
 import { silentLogger, type BrokerLogger, type BrokerTelemetryHook } from './telemetry.js';
@@ -290,6 +290,47 @@ export function resolveBrokerOptions(input: object | undefined): ResolvedBrokerO
   return options;
 }
 
+/**
+ * A plain copy of an options object's own enumerable fields, each read once.
+ * A field whose reading throws (a getter, a Proxy trap) is refused with
+ * `InvalidOptionError` naming it, so no raw error escapes the checks.
+ */
+function readFields(input: object, path: string, subject: string): Record<string, unknown> {
+  let keys: string[];
+  try {
+    keys = Object.keys(input);
+  } catch (error) {
+    throw new InvalidOptionError(
+      path.slice(0, -1),
+      'an object whose keys can be read',
+      new Unreadable(`an object whose keys threw (${describeThrown(error)})`),
+      subject,
+    );
+  }
+  const out: Record<string, unknown> = {};
+  for (const key of keys) {
+    try {
+      out[key] = (input as Record<string, unknown>)[key];
+    } catch (error) {
+      throw new InvalidOptionError(
+        `${path}${key}`,
+        'a value that can be read',
+        new Unreadable(`a getter that threw (${describeThrown(error)})`),
+      );
+    }
+  }
+  return out;
+}
+
+function describeThrown(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  try {
+    return String(error);
+  } catch {
+    return 'a value';
+  }
+}
+
 /** Whether `value` is an options object: a non-null object, not an array. */
 function isOptionsObject(value: unknown): value is object {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -310,7 +351,7 @@ function resolve<T>(table: Table<T>, input: object | undefined, path: string): T
     const option = path.slice(0, -1);
     throw new InvalidOptionError(option, 'an object', input);
   }
-  const given = (input ?? {}) as Record<string, unknown>;
+  const given = input === undefined ? {} : readFields(input, path, optionSubject(path, ''));
   for (const key of Object.keys(given)) {
     if (!(key in table) && given[key] !== undefined) {
       throw new InvalidOptionError(
@@ -350,14 +391,20 @@ export function resolveTopicOptions(
   if (input !== undefined && !isOptionsObject(input)) {
     throw new InvalidOptionError(path.slice(0, -1), 'an object', input);
   }
-  const given = input?.retention;
+  const fields =
+    input === undefined ? {} : readFields(input, path, optionSubject(path, '').slice(0, -1));
+  const given = fields['retention'];
   if (given !== undefined && !isOptionsObject(given)) {
     throw new InvalidOptionError(`${path}retention`, 'an object', given);
   }
+  const retentionFields =
+    given === undefined
+      ? {}
+      : readFields(given, `${path}retention.`, optionSubject(path, 'retention'));
   const { retention: _defaultRetention, ...defaultRest } = defaults;
-  const { retention: _givenRetention, ...givenRest } = input ?? {};
+  const { retention: _givenRetention, ...givenRest } = fields;
   const top = resolve(TOPIC_RULES, { ...defaultRest, ...stripUndefined(givenRest) }, path);
-  const retentionInput = { ...defaults.retention, ...stripUndefined(given ?? {}) };
+  const retentionInput = { ...defaults.retention, ...stripUndefined(retentionFields) };
   const retention = resolve(RETENTION_RULES, retentionInput, `${path}retention.`);
   return Object.freeze({ ...top, retention: Object.freeze(retention) });
 }
@@ -398,22 +445,53 @@ export function checkPublishOptions(input: unknown, item: boolean): PublishOptio
     throw new InvalidOptionError('', `${expected} or undefined`, input, subject);
   }
   const known = item ? ITEM_KEYS : PUBLISH_KEYS;
-  for (const key in input) {
-    if (known.has(key)) continue;
-    const value = (input as Record<string, unknown>)[key];
-    if (value === undefined) continue;
+  const fields = input as Record<string, unknown>;
+  // Each field is read once, here: a getter that throws is refused by name.
+  let key = '';
+  let unknownKey: string | null = null;
+  let unknownValue: unknown;
+  let payload: unknown;
+  let metadata: unknown;
+  let partitionKey: unknown;
+  try {
+    for (key in fields) {
+      if (known.has(key)) continue;
+      const value = fields[key];
+      if (value === undefined) continue;
+      unknownKey = key;
+      unknownValue = value;
+      break;
+    }
+    if (unknownKey === null) {
+      key = 'payload';
+      if (item) payload = fields['payload'];
+      key = 'metadata';
+      metadata = fields['metadata'];
+      key = 'partitionKey';
+      partitionKey = fields['partitionKey'];
+    }
+  } catch (error) {
     throw new InvalidOptionError(
       key,
-      `one of the known options (${[...known].join(', ')})`,
-      value,
-      `${subject}: ${key} is unknown: it`,
+      'a value that can be read',
+      new Unreadable(`a getter that threw (${describeThrown(error)})`),
+      `${subject}: ${key === '' ? 'the object' : key}`,
     );
   }
-  return input as PublishOptionsInput;
+  if (unknownKey !== null) {
+    throw new InvalidOptionError(
+      unknownKey,
+      `one of the known options (${[...known].join(', ')})`,
+      unknownValue,
+      `${subject}: ${unknownKey} is unknown: it`,
+    );
+  }
+  return { payload, metadata, partitionKey };
 }
 
 /** What `checkPublishOptions` lets through: values still unchecked. */
 export interface PublishOptionsInput {
+  readonly payload?: unknown;
   readonly metadata?: unknown;
   readonly partitionKey?: unknown;
 }

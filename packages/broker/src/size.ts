@@ -12,7 +12,11 @@
  * - a `Map`: 2, plus 1 per entry, plus each key and each value; a `Set`: 2,
  *   plus 1 per element, plus each element;
  * - a `RegExp`: 2 plus its source and flags; an `Error`: 2 plus its name,
- *   message and stack, plus its own enumerable properties as below;
+ *   message and stack, its `cause` and an `AggregateError`'s `errors`, plus
+ *   its own enumerable properties as below;
+ * - properties set on a `Map`, `Set`, `Date`, `RegExp`, `ArrayBuffer` or
+ *   `DataView` count as an object's (not those on an array or a typed
+ *   array: finding them means listing every index);
  * - any other object (plain, or a class instance): 2, plus each own
  *   enumerable string key's UTF-8 length, plus each value. That is what a
  *   structured clone copies; a class instance's prototype, accessors on the
@@ -273,21 +277,56 @@ function record(item: object, depth: number, own: boolean): boolean {
 
 /** Objects that are neither plain nor arrays: bytes, built-ins, class instances. */
 function special(item: object, depth: number): boolean {
-  if (ArrayBuffer.isView(item)) return add(item.byteLength);
-  if (item instanceof ArrayBuffer || types.isSharedArrayBuffer(item)) {
-    return add((item as ArrayBuffer).byteLength);
+  if (ArrayBuffer.isView(item)) {
+    // A typed array's own keys include every index: its extra properties are
+    // not looked for (see the module doc). A DataView has no index keys.
+    if (!(item instanceof DataView)) return add(item.byteLength);
+    return add(item.byteLength) && extras(item, depth);
   }
-  if (item instanceof Date) return add(8);
-  if (item instanceof Map) return map(item, depth);
-  if (item instanceof Set) return set(item, depth);
-  if (item instanceof RegExp) return add(2 + utf8Length(item.source) + item.flags.length);
+  if (item instanceof ArrayBuffer || types.isSharedArrayBuffer(item)) {
+    return add((item as ArrayBuffer).byteLength) && extras(item, depth);
+  }
+  if (item instanceof Date) return add(8) && extras(item, depth);
+  if (item instanceof Map) return map(item, depth) && extras(item, depth);
+  if (item instanceof Set) return set(item, depth) && extras(item, depth);
+  if (item instanceof RegExp) {
+    return add(2 + utf8Length(item.source) + item.flags.length) && extras(item, depth);
+  }
   const refused = refusedKind(item);
   if (refused !== null) return refuse(refused);
-  if (item instanceof Error) {
-    total += stringBytes(`${item.name}${item.message}${item.stack ?? ''}`, limit - total);
-  }
   instances = true;
+  if (item instanceof Error) return error(item, depth);
   return record(item, depth, true);
+}
+
+/**
+ * An Error: its name, message and stack, its `cause` and an
+ * `AggregateError`'s `errors` (own properties that are not enumerable: a
+ * structured clone copies `cause`, and in-thread both are seen by
+ * reference), then its own enumerable properties.
+ */
+function error(item: Error, depth: number): boolean {
+  total += stringBytes(`${item.name}${item.message}${item.stack ?? ''}`, limit - total);
+  if (Object.hasOwn(item, 'cause') && !value(item.cause, depth + 1)) return at('.cause');
+  if (item instanceof AggregateError && Object.hasOwn(item, 'errors')) {
+    if (!value(item.errors, depth + 1)) return at('.errors');
+  }
+  return record(item, depth, true);
+}
+
+/**
+ * Own enumerable string-keyed properties set on a built-in object (a `Map`,
+ * a `Date`...): not part of a structured clone, but seen by reference
+ * in-thread, so they count and follow the same rules.
+ */
+function extras(item: object, depth: number): boolean {
+  const fields = item as Record<string, unknown>;
+  for (const key in fields) {
+    if (!Object.hasOwn(fields, key)) continue;
+    total += stringBytes(key, limit - total);
+    if (!value(fields[key], depth + 1)) return at(keySegment(key));
+  }
+  return total <= limit;
 }
 
 function add(bytes: number): boolean {

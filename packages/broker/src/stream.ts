@@ -22,7 +22,7 @@
  * `ConcurrentNextError`.
  */
 import type { Ref } from '@ratatoskr/actors';
-import { BrokerStoppedError } from './errors.js';
+import { BrokerStoppedError, ConcurrentNextError } from './errors.js';
 import type { Message } from './message.js';
 import type { Subscription } from './subscription.js';
 
@@ -33,6 +33,8 @@ export class MessageStream<T = unknown> implements AsyncIterableIterator<Message
   private failure: unknown = undefined;
   private failed = false;
   private left = false;
+  /** A `next()` is waiting for the subscription to be established. */
+  private early = false;
   private readonly ready: Promise<void>;
 
   /** @internal */
@@ -61,8 +63,17 @@ export class MessageStream<T = unknown> implements AsyncIterableIterator<Message
   }
 
   next(): Promise<IteratorResult<Message<T>>> {
+    // A `next()` made before the subscription is established waits for it;
+    // until that one has pulled, another is a second consumer.
+    if (this.early) return Promise.reject(new ConcurrentNextError(this.topic));
     const sub = this.sub;
-    if (sub === null) return this.ready.then(() => this.afterReady());
+    if (sub === null) {
+      this.early = true;
+      return this.ready.then(() => {
+        this.early = false;
+        return this.afterReady();
+      });
+    }
     return sub.pull() as Promise<IteratorResult<Message<T>>>;
   }
 

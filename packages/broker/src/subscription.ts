@@ -127,6 +127,8 @@ export class Subscription {
   private readonly capacity: number;
 
   private ownerRef: Ref | null = null;
+  /** The monitor on a process subscription's target, when its owner is another process. */
+  private targetRef: Ref | null = null;
   private waiterResolve: Settle | null = null;
   private waiterReject: ((error: unknown) => void) | null = null;
   /** True once `release` ran (queue discarded, `onEnd` called). */
@@ -190,7 +192,7 @@ export class Subscription {
         return true;
       }
       if (this.policy === DISCONNECT) {
-        this.disconnect();
+        this.disconnect(); // the arrival is discarded with the queue
         return false;
       }
       // Back under the bound: a burst let in past it is trimmed too.
@@ -276,8 +278,9 @@ export class Subscription {
     return true;
   }
 
+  /** Ends the subscription as a slow consumer: the queue and the arriving message are dropped. */
   private disconnect(): void {
-    const discarded = this.queued;
+    const discarded = this.queued + 1;
     this.clearRing();
     this.dropped += discarded;
     this.counters.dropped += discarded;
@@ -398,10 +401,13 @@ export class Subscription {
   private start(ctx: Context): void {
     const owner = this.owner;
     if (owner !== null) this.ownerRef = ctx.monitor(owner);
+    // A process subscription with an owner of its own ends with its target too.
+    const target = this.target;
+    if (target !== null && target !== owner) this.targetRef = ctx.monitor(target);
   }
 
   private down(message: DownMessage, ctx: Context): void | Promise<void> {
-    if (message.ref !== this.ownerRef) return undefined;
+    if (message.ref !== this.ownerRef && message.ref !== this.targetRef) return undefined;
     this.close('owner_exited');
     return this.drain(ctx);
   }
