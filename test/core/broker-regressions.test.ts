@@ -7,8 +7,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Inbox, isDown } from '@ratatoskr/actors';
+import type { Broker } from '@ratatoskr/broker';
 import {
-  Broker,
   ConcurrentNextError,
   InvalidBatchError,
   InvalidOptionError,
