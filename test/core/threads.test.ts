@@ -509,6 +509,35 @@ describe('review regressions: threads', () => {
       },
     );
   });
+
+  it('regression (sixth review): a link that is not a pid, a missing module, bad Threads options and bad node ids are typed errors', async () => {
+    const { sys, threads } = await setup(1);
+    for (const link of [true, 'me', {}]) {
+      await expect(
+        threads.spawn({ module: fixtures, export: 'echo', link: link as never }),
+      ).rejects.toThrow(/threads.spawn: link must be a pid/);
+    }
+    await expect(threads.spawn({ export: 'echo' } as never)).rejects.toThrow(
+      /module must be a module specifier/,
+    );
+    await expect(threads.startServer(sys, undefined as never)).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+    await expect(Threads.start(sys, 5 as never)).rejects.toThrow(/options must be an object/);
+    await expect(Threads.start(sys, { replace: 'no' } as never)).rejects.toThrow(
+      /options.replace must be a boolean/,
+    );
+    await expect(Threads.start(sys, { processBudget: 0 })).rejects.toThrow(
+      /options.processBudget must be an integer in 1..1000000/,
+    );
+    await expect(Threads.start(sys, { cores: 2 } as never)).rejects.toThrow(/not a Threads option/);
+    await expect(threads.terminate(Number.NaN)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(threads.processInfo('x' as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(() => remoteName(Number.NaN, 'x')).toThrow(InvalidArgumentError);
+    expect(() => remoteName(1, '')).toThrow(/non-empty string/);
+    // Nothing was started by the refused calls.
+    expect(threads.list()).toHaveLength(1);
+  });
 });
 
 describe('review regressions: shared references and control requests', () => {

@@ -15,7 +15,7 @@ import {
   type DownMessage,
 } from './messages.js';
 import type { Pid } from './pid.js';
-import { S_DEAD, type Context, type Proc, type ProcessLogic } from './process.js';
+import { S_DEAD, thrownReason, type Context, type Proc, type ProcessLogic } from './process.js';
 import type { AnyProtocol, CallOf, CastOf, Dest, ReplyOf, Via } from './protocol.js';
 import {
   ActorError,
@@ -24,7 +24,6 @@ import {
   checkExitReason,
   isExitReason,
   formatReason,
-  toExitReason,
   type ExitReason,
   registerErrorClasses,
 } from './reasons.js';
@@ -395,13 +394,13 @@ class ServerLogic<S> implements ProcessLogic {
     try {
       result = this.behaviour.init(args, proc);
     } catch (thrown) {
-      this.failStart(proc, toExitReason(thrown));
+      this.failStart(proc, thrownReason(thrown));
       return undefined;
     }
     if (isThenable(result)) {
       return result.then(
         (r) => this.commitInit(proc, r),
-        (thrown: unknown) => this.failStart(proc, toExitReason(thrown)),
+        (thrown: unknown) => this.failStart(proc, thrownReason(thrown)),
       );
     }
     return this.commitInit(proc, result);
@@ -693,12 +692,19 @@ export const GenServer = {
    * `CallTimeoutError`, `CallSelfError`).
    */
   stop(
-    system: ActorSystem,
+    system: ActorSystem | Context,
     dest: Dest,
     reason: ExitReason = 'normal',
     timeoutMs = Infinity,
   ): Promise<void> {
-    return system.stop(dest, reason, timeoutMs);
+    // From a process, its context stands for the system (as for `start`).
+    let sys: ActorSystem;
+    try {
+      sys = systemOf(system);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return sys.stop(dest, reason, timeoutMs);
   },
 
   /** Calls a server from outside any process (see `ActorSystem.call`). */

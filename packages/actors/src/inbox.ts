@@ -54,6 +54,11 @@ export class Inbox {
   private readonly proc: Proc;
 
   constructor(private readonly system: ActorSystem) {
+    if (typeof (system as { spawnLogic?: unknown } | null)?.spawnLogic !== 'function') {
+      throw new InvalidArgumentError(
+        `new Inbox expects an ActorSystem, got ${describeValue(system)}`,
+      );
+    }
     this.pid = system.spawnLogic(new InboxLogic(this), {});
     this.proc = this.pid._proc!;
     // However the inbox's process ends (close, a kill, a linked exit), a

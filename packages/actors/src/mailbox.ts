@@ -12,7 +12,16 @@
  * the room is over 64 entries): a process that saw one flood gives the
  * memory back over its next quiet moments, while one with regular bursts
  * keeps a buffer of the size it needs.
+ *
+ * Runtime entries (DOWN, EXIT, stop and init requests) are marked in their
+ * kind slot and counted apart (`runtime`): a bounded mailbox does not count
+ * them against its capacity, and `drop_oldest` never discards them.
  */
+
+/** Marks a runtime entry's kind in its slot. */
+const RUNTIME = 0x100;
+const KIND_MASK = 0xff;
+
 export class Mailbox {
   private slots: unknown[];
   private head = 0;
@@ -20,6 +29,8 @@ export class Mailbox {
   private mask: number;
   /** Entries currently queued. */
   length = 0;
+  /** Runtime entries among them (see the class doc). */
+  runtime = 0;
   /** Most entries queued since the mailbox was last empty. */
   private peak = 0;
 
@@ -38,14 +49,10 @@ export class Mailbox {
     if (++this.length > this.peak) this.peak = this.length;
   }
 
-  /** Puts an entry at the front: it is handled before everything queued. */
-  unshift(kind: number, payload: unknown): void {
-    if (this.length * 2 === this.slots.length) this.grow();
-    const h = (this.head - 2) & this.mask;
-    this.slots[h] = kind;
-    this.slots[h + 1] = payload;
-    this.head = h;
-    if (++this.length > this.peak) this.peak = this.length;
+  /** Queues a runtime entry (see the class doc). */
+  pushRuntime(kind: number, payload: unknown): void {
+    this.push(kind | RUNTIME, payload);
+    this.runtime++;
   }
 
   /** Kind of the entry `take` returned last. */
@@ -59,7 +66,12 @@ export class Mailbox {
   take(): unknown {
     const slots = this.slots;
     const h = this.head;
-    this.takenKind = slots[h] as number;
+    const kind = slots[h] as number;
+    if (kind < RUNTIME) this.takenKind = kind;
+    else {
+      this.takenKind = kind & KIND_MASK;
+      this.runtime--;
+    }
     const payload = slots[h + 1];
     slots[h + 1] = undefined;
     this.head = (h + 2) & this.mask;
@@ -73,21 +85,54 @@ export class Mailbox {
     this.peak = 0;
   }
 
-  /** Kind of the oldest entry; only valid when `length > 0`. */
-  peekKind(): number {
-    return this.slots[this.head] as number;
+  /**
+   * Removes the oldest entry that is not a runtime entry and returns its
+   * payload, its kind in `takenKind`. Only valid when `length > runtime`.
+   */
+  takeOldestOrdinary(): unknown {
+    let i = this.head;
+    let n = 0;
+    while ((this.slots[i] as number) >= RUNTIME) {
+      i = (i + 2) & this.mask;
+      n++;
+    }
+    this.takenKind = this.slots[i] as number;
+    const payload = this.slots[i + 1];
+    this.removeAt(n);
+    return payload;
   }
 
-  /** Payload of the oldest entry; only valid when `length > 0`. */
-  peekPayload(): unknown {
-    return this.slots[this.head + 1];
+  /**
+   * Removes the oldest entry for which `match(kind, payload)` holds; returns
+   * whether one was found.
+   */
+  removeFirst(match: (kind: number, payload: unknown) => boolean): boolean {
+    let i = this.head;
+    for (let n = 0; n < this.length; n++) {
+      const kind = this.slots[i] as number;
+      if (match(kind & KIND_MASK, this.slots[i + 1])) {
+        if (kind >= RUNTIME) this.runtime--;
+        this.removeAt(n);
+        return true;
+      }
+      i = (i + 2) & this.mask;
+    }
+    return false;
   }
 
-  /** Removes the oldest entry (after `peekKind`/`peekPayload`). */
-  drop(): void {
-    const h = this.head;
-    this.slots[h + 1] = undefined;
-    this.head = (h + 2) & this.mask;
+  /** Removes the `n`th entry (0: the oldest): the older ones move up one place. */
+  private removeAt(n: number): void {
+    const slots = this.slots;
+    const mask = this.mask;
+    let i = (this.head + 2 * n) & mask;
+    for (let m = n; m > 0; m--) {
+      const prev = (i - 2) & mask;
+      slots[i] = slots[prev];
+      slots[i + 1] = slots[prev + 1];
+      i = prev;
+    }
+    slots[i + 1] = undefined;
+    this.head = (i + 2) & mask;
     if (--this.length === 0) this.emptied();
   }
 
@@ -96,6 +141,7 @@ export class Mailbox {
     this.slots.fill(undefined);
     this.head = this.tail = 0;
     this.length = 0;
+    this.runtime = 0;
     this.peak = 0;
   }
 
@@ -103,7 +149,7 @@ export class Mailbox {
   forEach(visit: (kind: number, payload: unknown) => void): void {
     let i = this.head;
     for (let n = 0; n < this.length; n++) {
-      visit(this.slots[i] as number, this.slots[i + 1]);
+      visit((this.slots[i] as number) & KIND_MASK, this.slots[i + 1]);
       i = (i + 2) & this.mask;
     }
   }

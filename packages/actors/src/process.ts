@@ -8,6 +8,7 @@ import {
   InvalidArgumentError,
   NoProcError,
   checkExitReason,
+  toExitReason,
   type ExitReason,
 } from './reasons.js';
 import type { ActorSystem, SpawnOptions, ProcessHandler } from './system.js';
@@ -76,6 +77,11 @@ export interface ProcessLogic {
  */
 export class ExitSignal {
   constructor(readonly reason: ExitReason) {}
+}
+
+/** The exit reason of what a handler threw: `ctx.exit`'s reason, or the thrown value as a crash. */
+export function thrownReason(thrown: unknown): ExitReason {
+  return thrown instanceof ExitSignal ? thrown.reason : toExitReason(thrown);
 }
 
 /**

@@ -96,5 +96,15 @@ export function isRemoteName(dest: unknown): dest is RemoteName {
 
 /** Names a process registered as `name` on node (thread) `node`. */
 export function remoteName<P = unknown>(node: number, name: string): RemoteName<P> {
+  if (!Number.isInteger(node) || node < 0) {
+    throw new InvalidArgumentError(
+      `remoteName expects a node id (an integer >= 0), got ${describeValue(node)}`,
+    );
+  }
+  if (typeof name !== 'string' || name === '') {
+    throw new InvalidArgumentError(
+      `remoteName expects a name (a non-empty string), got ${describeValue(name)}`,
+    );
+  }
   return { name, node };
 }

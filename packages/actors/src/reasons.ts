@@ -79,6 +79,8 @@ export function toExitReason(thrown: unknown): ExitReason {
 export function formatReason(reason: ExitReason): string {
   if (typeof reason === 'string') return reason;
   if (reason instanceof Error) return `${reason.name}: ${reason.message}`;
+  // Anything outside the vocabulary (untyped callers) is rendered as it is.
+  if (!isExitReason(reason)) return safeString(reason);
   return `{shutdown: ${safeString(reason.shutdown)}}`;
 }
 
@@ -86,7 +88,11 @@ function safeString(value: unknown): string {
   try {
     return typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
   } catch {
-    return String(value);
+    try {
+      return String(value);
+    } catch {
+      return 'a value that cannot be rendered';
+    }
   }
 }
 

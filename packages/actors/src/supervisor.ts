@@ -1181,6 +1181,11 @@ export function childSpec<S, A, P>(
   args: A,
   options: ChildSpecOptions,
 ): ChildSpec {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidArgumentError(
+      `childSpec expects options with at least an id, got ${describeValue(options)}`,
+    );
+  }
   const { id, restart, shutdown, type, ...startOptions } = options;
   const spec: ChildSpec = {
     id,
@@ -1274,6 +1279,13 @@ export const Supervisor = {
    * cancelled. Rejects with `ChildNotFoundError` (`not_found`).
    */
   terminateChild(caller: Caller, sup: Dest, id: string): Promise<void> {
+    if (typeof id !== 'string') {
+      return Promise.reject(
+        new InvalidArgumentError(
+          `Supervisor.terminateChild expects a child id (a string), got ${describeValue(id)}`,
+        ),
+      );
+    }
     return callSupervisor(caller, sup, { type: 'terminate_child', id });
   },
 
@@ -1285,11 +1297,25 @@ export const Supervisor = {
    * the intensity.
    */
   restartChild(caller: Caller, sup: Dest, id: string): Promise<Pid | 'ignore'> {
+    if (typeof id !== 'string') {
+      return Promise.reject(
+        new InvalidArgumentError(
+          `Supervisor.restartChild expects a child id (a string), got ${describeValue(id)}`,
+        ),
+      );
+    }
     return callSupervisor(caller, sup, { type: 'restart_child', id });
   },
 
   /** Removes the spec of a child that is not running. Rejects with `not_found`, `running` or `restarting`. */
   deleteChild(caller: Caller, sup: Dest, id: string): Promise<void> {
+    if (typeof id !== 'string') {
+      return Promise.reject(
+        new InvalidArgumentError(
+          `Supervisor.deleteChild expects a child id (a string), got ${describeValue(id)}`,
+        ),
+      );
+    }
     return callSupervisor(caller, sup, { type: 'delete_child', id });
   },
 

@@ -27,12 +27,12 @@ import {
 import type { Ref } from './pid.js';
 import { Pid, localNode, makeRef, nextSerial } from './pid.js';
 import {
-  ExitSignal,
   Proc,
   S_DEAD,
   S_EXITING,
   S_RUNNABLE,
   S_RUNNING,
+  thrownReason,
   S_SUSPENDED,
   S_WAITING,
   statusName,
@@ -63,7 +63,6 @@ import {
   NameTakenError,
   NoProcError,
   isAbnormalExit,
-  toExitReason,
   checkExitReason,
   checkTimeout,
   sameExitReason,
@@ -117,16 +116,19 @@ export interface SpawnOptions {
    * - `crash`: the process is ended at once with a `MailboxFullError`
    *   reason, as a kill would end it: its `terminate` does not run (it may
    *   be in the middle of a handler).
-   * Drops are counted in `processInfo(pid).messagesDropped`. Runtime messages
-   * (DOWN, EXIT, stop requests) are never refused.
+   * Drops are counted in `processInfo(pid).messagesDropped`. Runtime entries
+   * (DOWN, EXIT, stop requests) are never refused nor dropped, and do not
+   * count against `capacity`.
    */
   mailbox?: { capacity: number; overflow?: OverflowPolicy };
   /**
    * Scheduling priority (as Erlang's `process_flag(priority, ...)`). Default
    * `normal`. `high` processes run before normal ones; `low` ones run when
    * normal and high work is done, after the promise reactions that work
-   * caused have settled (so a burst reaches them in one activation), and at
-   * least every 64 messages of other work, so they never starve.
+   * caused have settled (so a burst reaches them in one activation). While
+   * normal work keeps coming they still get a round, after at least 64
+   * messages of it: busy low processes together get about an eighth of what
+   * a busy normal process gets, and they never starve.
    */
   priority?: Priority;
 }
@@ -165,8 +167,10 @@ export interface ProcessInfo {
 
 const RESOLVED = Promise.resolve();
 
-/** Messages of other work after which waiting low-priority processes get a round. */
+/** Messages of other work after which waiting low-priority processes get a round, at least. */
 const LOW_INTERLEAVE = 64;
+/** A busy normal process gets about this many times what the busy low-priority ones get together. */
+const LOW_SHARE = 8;
 /** Consecutive deferrals of the low-priority processes before they run anyway. */
 const MAX_LOW_DEFERRALS = 64;
 /** Low-priority processes waiting below which they run at once instead of being deferred. */
@@ -262,6 +266,8 @@ export class ActorSystem {
   private lowDeferrals = 0;
   /** Messages of normal and high work since the low queue last had a round. */
   private sinceLow = 0;
+  /** How much of that work brings the next round while normal work keeps coming (see `lowRound`). */
+  private lowDueAfter = LOW_INTERLEAVE;
   private scheduled = false;
   private sinceYield = 0;
   private dying: (Proc | ExitReason)[] = [];
@@ -490,6 +496,11 @@ export class ActorSystem {
    */
   receiveResponse<R>(requestId: RequestId<R>, timeoutMs = 5000): Promise<R> {
     try {
+      if (!(requestId instanceof RequestId)) {
+        throw new InvalidArgumentError(
+          `receiveResponse expects what sendRequest returned, got ${describeValue(requestId)}`,
+        );
+      }
       checkTimeout(timeoutMs, 'receiveResponse');
     } catch (error) {
       return Promise.reject(error);
@@ -625,7 +636,9 @@ export class ActorSystem {
   deliver(proc: Proc, kind: number, payload: unknown): boolean {
     const status = proc.status;
     if (status === S_DEAD) return false;
-    if (proc.capacity !== 0 && proc.mailbox.length >= proc.capacity && kind !== KIND_STOP) {
+    // Runtime entries queued do not count against the bound.
+    const mailbox = proc.mailbox;
+    if (proc.capacity !== 0 && mailbox.length - mailbox.runtime >= proc.capacity) {
       if (!this.overflow(proc, kind, payload)) return false;
     }
     proc.mailbox.push(kind, payload);
@@ -640,7 +653,7 @@ export class ActorSystem {
   /** Queues a runtime entry, never subject to the mailbox bound. @internal */
   deliverSystem(proc: Proc, kind: number, payload: unknown): void {
     if (proc.status === S_DEAD) return;
-    proc.mailbox.push(kind, payload);
+    proc.mailbox.pushRuntime(kind, payload);
     if (proc.status === S_WAITING) {
       proc.status = S_RUNNABLE;
       this.enqueue(proc);
@@ -657,11 +670,10 @@ export class ActorSystem {
     const full = new MailboxFullError(target, proc.capacity);
     switch (policy) {
       case 'drop_oldest': {
+        // The oldest message, never a runtime entry (DOWN, EXIT, stop).
         const mailbox = proc.mailbox;
-        const oldKind = mailbox.peekKind();
-        const oldPayload = mailbox.peekPayload();
-        mailbox.drop();
-        if (oldKind === KIND_CALL) settleError(oldPayload as From, full);
+        const oldPayload = mailbox.takeOldestOrdinary();
+        if (mailbox.takenKind === KIND_CALL) settleError(oldPayload as From, full);
         return true;
       }
       case 'crash':
@@ -717,13 +729,15 @@ export class ActorSystem {
       const n = this.runSlice(proc);
       handled += n;
       this.workSinceLow = true;
-      // Low-priority processes get a round at least every LOW_INTERLEAVE
-      // messages of other work, however that work is spread over turns.
-      if ((this.sinceLow += n) >= LOW_INTERLEAVE && low.length > 0) handled += this.lowRound();
+      // Low-priority processes get a round while other work keeps coming,
+      // however that work is spread over turns (see `lowRound`).
+      if ((this.sinceLow += n) >= this.lowDueAfter && low.length > 0) {
+        handled += this.lowRound(true);
+      }
     }
     if (low.length > 0 && handled < budget && !this.lowDeferred) {
       if (this.shouldDeferLow()) this.deferLow();
-      else handled += this.lowRound();
+      else handled += this.lowRound(false);
     }
     this.sinceYield += handled;
     this.scheduled = false;
@@ -775,8 +789,18 @@ export class ActorSystem {
     if (!this.scheduled) this.wake();
   };
 
-  /** Gives each low-priority process waiting now one slice. */
-  private lowRound(): number {
+  /**
+   * Gives each low-priority process waiting now one slice. A round taken
+   * while normal work keeps coming (`amid`) sets when the next one is due:
+   * after LOW_INTERLEAVE messages of other work, or LOW_SHARE times what
+   * this round handled for each normal process waiting, whichever is more.
+   * So busy low-priority processes together get about 1/LOW_SHARE of what
+   * each busy normal process gets (Erlang runs a low process one time in
+   * eight), and one that handles little is never more than LOW_INTERLEAVE
+   * messages of other work behind. A round taken when the normal work is
+   * done puts the next one back to LOW_INTERLEAVE.
+   */
+  private lowRound(amid: boolean): number {
     const low = this.lowQueue;
     let handled = 0;
     for (let k = low.length; k > 0 && low.length > 0; k--) {
@@ -786,6 +810,10 @@ export class ActorSystem {
     this.lowDeferrals = 0;
     this.workSinceLow = false;
     this.sinceLow = 0;
+    const normals = Math.max(1, this.runQueue.length + this.highQueue.length);
+    this.lowDueAfter = amid
+      ? Math.max(LOW_INTERLEAVE, LOW_SHARE * handled * normals)
+      : LOW_INTERLEAVE;
     return handled;
   }
 
@@ -914,8 +942,7 @@ export class ActorSystem {
 
   /** A handler threw (or called `ctx.exit(reason)`): stop the process with that reason. */
   private crash(proc: Proc, thrown: unknown): void {
-    const reason = thrown instanceof ExitSignal ? thrown.reason : toExitReason(thrown);
-    this.stopProcess(proc, reason);
+    this.stopProcess(proc, thrownReason(thrown));
   }
 
   // ---------------------------------------------------------------- exits
@@ -1341,15 +1368,9 @@ export class ActorSystem {
   }
 
   private flushDown(watcher: Proc, ref: Ref): void {
-    const kept: [number, unknown][] = [];
-    let found = false;
-    watcher.mailbox.forEach((kind, payload) => {
-      if (!found && payload instanceof DownMessage && payload.ref === ref) found = true;
-      else kept.push([kind, payload]);
-    });
-    if (!found) return;
-    watcher.mailbox.clear();
-    for (const [kind, payload] of kept) watcher.mailbox.push(kind, payload);
+    watcher.mailbox.removeFirst(
+      (_kind, payload) => payload instanceof DownMessage && payload.ref === ref,
+    );
   }
 
   // ---------------------------------------------------------------- names
@@ -1474,6 +1495,10 @@ export class ActorSystem {
 
   /** Queues a message from another node on `proc` (a local, live process). @internal */
   deliverFromRemote(proc: Proc, kind: number, message: unknown): void {
+    if (kind === KIND_STOP) {
+      this.deliverSystem(proc, kind, message); // a stop request is a runtime entry
+      return;
+    }
     try {
       this.deliver(proc, kind, message);
     } catch {

@@ -672,6 +672,11 @@ export const TaskSupervisor = {
    * of its running tasks.
    */
   async terminateChild(caller: ActorSystem | Context, sup: Dest, pid: Pid): Promise<boolean> {
+    if (!(pid instanceof Pid)) {
+      throw new InvalidArgumentError(
+        `TaskSupervisor.terminateChild expects a task's pid, got ${describeValue(pid)}`,
+      );
+    }
     const supervisor = supervisorOf(caller, sup, 'TaskSupervisor.terminateChild');
     if (!supervisor.children.has(pid)) return false;
     const system = supervisor.proc.system;

@@ -14,23 +14,63 @@ describe('Mailbox', () => {
     let next = 0;
     for (let round = 0; round < 50; round++) {
       for (let i = 0; i < round * 7; i++) mb.push(0, next++);
-      for (let i = 0; i < round * 5 && mb.length > 0; i++) {
-        out.push(mb.peekPayload());
-        mb.drop();
-      }
+      for (let i = 0; i < round * 5 && mb.length > 0; i++) out.push(mb.take());
     }
-    while (mb.length > 0) {
-      out.push(mb.peekPayload());
-      mb.drop();
-    }
+    while (mb.length > 0) out.push(mb.take());
     expect(out).toEqual(Array.from({ length: next }, (_, i) => i));
   });
 
-  it('unshift puts an entry first', () => {
-    const mb = new Mailbox();
-    mb.push(0, 'b');
-    mb.unshift(3, 'a');
-    expect([mb.peekKind(), mb.peekPayload()]).toEqual([3, 'a']);
+  it('runtime entries are counted apart, keep their kind, and are skipped by takeOldestOrdinary', () => {
+    const mb = new Mailbox(2);
+    mb.pushRuntime(2, 'down-1');
+    mb.push(1, 'a');
+    mb.pushRuntime(4, 'stop');
+    mb.push(1, 'b');
+    expect([mb.length, mb.runtime]).toEqual([4, 2]);
+    expect(mb.takeOldestOrdinary()).toBe('a');
+    expect(mb.takenKind).toBe(1);
+    expect([mb.length, mb.runtime]).toEqual([3, 2]);
+    const seen: [number, unknown][] = [];
+    mb.forEach((kind, payload) => seen.push([kind, payload]));
+    expect(seen).toEqual([
+      [2, 'down-1'],
+      [4, 'stop'],
+      [1, 'b'],
+    ]);
+    expect(mb.removeFirst((_k, p) => p === 'stop')).toBe(true);
+    expect(mb.removeFirst((_k, p) => p === 'nothing')).toBe(false);
+    expect([mb.length, mb.runtime]).toEqual([2, 1]);
+    expect(mb.take()).toBe('down-1');
+    expect([mb.takenKind, mb.runtime]).toEqual([2, 0]);
+    expect(mb.take()).toBe('b');
+    expect(mb.length).toBe(0);
+  });
+
+  it('takeOldestOrdinary and take agree with an array model across growth and wrap-around', () => {
+    const mb = new Mailbox(4);
+    const model: { runtime: boolean; value: number }[] = [];
+    let next = 0;
+    for (let round = 0; round < 60; round++) {
+      for (let i = 0; i < (round % 7) + 1; i++) {
+        const runtime = (next * 7) % 3 === 0;
+        if (runtime) mb.pushRuntime(2, next);
+        else mb.push(1, next);
+        model.push({ runtime, value: next++ });
+      }
+      if (mb.length > mb.runtime) {
+        const at = model.findIndex((e) => !e.runtime);
+        expect(mb.takeOldestOrdinary()).toBe(model.splice(at, 1)[0]!.value);
+      }
+      if (round % 2 === 0 && model.length > 0) {
+        const first = model.shift()!;
+        expect(mb.take()).toBe(first.value);
+        expect(mb.takenKind).toBe(first.runtime ? 2 : 1);
+      }
+      expect([mb.length, mb.runtime]).toEqual([
+        model.length,
+        model.filter((e) => e.runtime).length,
+      ]);
+    }
   });
 });
 

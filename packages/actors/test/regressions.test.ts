@@ -12,12 +12,15 @@ import { Registry } from '../src/registry.js';
 import {
   CallSelfError,
   InvalidArgumentError,
+  MailboxFullError,
   NoProcError,
   StartError,
   UnexpectedExitError,
+  formatReason,
   type ExitReason,
 } from '../src/reasons.js';
 import { Supervisor, childSpec } from '../src/supervisor.js';
+import { TaskSupervisor } from '../src/task.js';
 import { ActorSystem } from '../src/system.js';
 import { Application } from '../src/application.js';
 import { via } from '../src/protocol.js';
@@ -624,5 +627,182 @@ describe('sixth review: stopping oneself, stop outcomes, inbox predicates, clock
     clock.advance(0);
     expect(fired).toEqual([1]);
     expect(clock.now()).toBe(100);
+  });
+});
+
+describe('sixth review: runtime entries in bounded mailboxes, low priority, ctx.exit in init', () => {
+  const gate = () => {
+    let open!: () => void;
+    const promise = new Promise<void>((resolve) => (open = resolve));
+    return { promise, open };
+  };
+
+  it('drop_oldest never discards a DOWN, an EXIT or a stop request: it drops the oldest message', async () => {
+    const sys = new ActorSystem();
+    const hold = gate();
+    const seen: string[] = [];
+    const target = sys.spawn(() => {});
+    const linked = sys.spawn(() => {});
+    const pid = sys.spawn(
+      async (m, ctx) => {
+        if (m === 'block') {
+          ctx.trapExit(true);
+          ctx.monitor(target);
+          ctx.link(linked);
+          await hold.promise;
+        } else seen.push(typeof m === 'string' ? m : (m as { type: string }).type);
+      },
+      { mailbox: { capacity: 2, overflow: 'drop_oldest' } },
+    );
+    sys.send(pid, 'block');
+    await tick();
+    sys.exit(target, 'kill'); // a DOWN queued
+    sys.exit(linked, 'shutdown'); // an EXIT queued
+    for (const m of ['m1', 'm2', 'm3', 'm4']) sys.send(pid, m);
+    const stopped = sys.stop(pid, 'normal', 1000);
+    sys.send(pid, 'm5');
+    hold.open();
+    await stopped;
+    // m3, m4 and m5 found it full and pushed out m1, m2 and m3, the oldest
+    // messages; the stop request, queued before m5, ends it before m5.
+    expect(seen).toEqual(['DOWN', 'EXIT', 'm4']);
+    expect(sys.processInfo(pid)).toBeUndefined();
+  });
+
+  it('runtime entries do not count against capacity: a message after three DOWNs is accepted', async () => {
+    const sys = new ActorSystem();
+    for (const overflow of ['reject', 'crash'] as const) {
+      const hold = gate();
+      const got: unknown[] = [];
+      const targets = [sys.spawn(() => {}), sys.spawn(() => {}), sys.spawn(() => {})];
+      const pid = sys.spawn(
+        async (m, ctx) => {
+          if (m === 'block') {
+            for (const t of targets) ctx.monitor(t);
+            await hold.promise;
+          } else got.push(isDown(m) ? 'DOWN' : m);
+        },
+        { mailbox: { capacity: 2, overflow } },
+      );
+      sys.send(pid, 'block');
+      await tick();
+      for (const t of targets) sys.exit(t, 'kill');
+      sys.send(pid, 'one');
+      sys.send(pid, 'two');
+      expect(sys.processInfo(pid)).toMatchObject({ mailboxLength: 5, messagesDropped: 0 });
+      // The third message is the one past the bound.
+      if (overflow === 'reject') {
+        expect(() => sys.send(pid, 'three')).toThrow(MailboxFullError);
+        hold.open();
+        await tick();
+        expect(got).toEqual(['DOWN', 'DOWN', 'DOWN', 'one', 'two']);
+        expect(sys.processInfo(pid)?.messagesDropped).toBe(1);
+      } else {
+        sys.send(pid, 'three');
+        expect(sys.isAlive(pid)).toBe(false);
+        hold.open();
+      }
+    }
+  });
+
+  it('a busy low-priority process gets about an eighth of what a busy normal one gets, not as much or more', async () => {
+    for (const [normals, lows] of [
+      [1, 1],
+      [4, 1],
+      [1, 4],
+    ] as const) {
+      const sys = new ActorSystem();
+      const normalCounts = new Array<number>(normals).fill(0);
+      const lowCounts = new Array<number>(lows).fill(0);
+      const busy = (counts: number[], i: number, priority: 'normal' | 'low') =>
+        sys.spawn(
+          (m, ctx) => {
+            counts[i]!++;
+            ctx.send(ctx.self, m);
+          },
+          { priority },
+        );
+      const pids = [
+        ...normalCounts.map((_, i) => busy(normalCounts, i, 'normal')),
+        ...lowCounts.map((_, i) => busy(lowCounts, i, 'low')),
+      ];
+      for (const p of pids) sys.send(p, 'go');
+      while (normalCounts.reduce((a, b) => a + b, 0) < 400_000) await tick();
+      const perNormal = normalCounts.reduce((a, b) => a + b, 0) / normals;
+      const allLow = lowCounts.reduce((a, b) => a + b, 0);
+      // Together the low ones get 1/8 of a normal one's share (within rounding of slices).
+      expect(allLow / perNormal).toBeGreaterThan(1 / 16);
+      expect(allLow / perNormal).toBeLessThan(1 / 4);
+      await sys.shutdown();
+    }
+  });
+
+  it('ctx.exit(reason) in init ends the start with that reason, as returning stop(reason) does', async () => {
+    const sys = new ActorSystem();
+    const reasons: unknown[] = [];
+    for (const reason of ['shutdown', new Error('bad config')] as const) {
+      const error = await GenServer.start(
+        sys,
+        { init: (_a, ctx) => ctx.exit(reason) },
+        undefined,
+      ).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StartError);
+      reasons.push((error as StartError).reason);
+    }
+    expect(reasons[0]).toBe('shutdown');
+    expect(reasons[1]).toBeInstanceOf(Error);
+    expect((reasons[1] as Error).message).toBe('bad config');
+  });
+});
+
+describe('sixth review: bad input to helpers is a typed error', () => {
+  it('receiveResponse, new Inbox, childSpec, Supervisor and TaskSupervisor child ops, formatReason', async () => {
+    const sys = new ActorSystem();
+    await expect(sys.receiveResponse(undefined as never, 10)).rejects.toThrow(
+      /receiveResponse expects what sendRequest returned/,
+    );
+    await expect(sys.receiveResponse({} as never, 10)).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(() => new Inbox(undefined as never)).toThrow(/new Inbox expects an ActorSystem/);
+    expect(() => childSpec({ init: () => ok(0) }, null, undefined as never)).toThrow(
+      /childSpec expects options/,
+    );
+    const sup = await Supervisor.start(sys, []);
+    await expect(Supervisor.terminateChild(sys, sup, 42 as never)).rejects.toThrow(
+      /Supervisor.terminateChild expects a child id/,
+    );
+    await expect(Supervisor.restartChild(sys, sup, null as never)).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+    await expect(Supervisor.deleteChild(sys, sup, {} as never)).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+    const tasks = await TaskSupervisor.start(sys);
+    await expect(TaskSupervisor.terminateChild(sys, tasks, 'x' as never)).rejects.toThrow(
+      /expects a task's pid/,
+    );
+    expect(formatReason(undefined as never)).toBe('undefined');
+    expect(formatReason(5 as never)).toBe('5');
+    expect(formatReason({ shutdown: 'x' })).toBe('{shutdown: x}');
+    await sys.shutdown();
+  });
+
+  it('GenServer.stop from a process context stops the server, not the caller', async () => {
+    const sys = new ActorSystem();
+    const server = await GenServer.start(sys, { init: () => ok(0) }, undefined);
+    const done: unknown[] = [];
+    const caller = sys.spawn(async (_m, ctx) => {
+      done.push(
+        await GenServer.stop(ctx, server).then(
+          () => 'stopped',
+          (e: unknown) => e,
+        ),
+      );
+    });
+    sys.send(caller, 'go');
+    await sleep(20);
+    expect(done).toEqual(['stopped']);
+    expect(sys.isAlive(server)).toBe(false);
+    expect(sys.isAlive(caller)).toBe(true);
+    await expect(GenServer.stop({} as never, server)).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 });

@@ -12,6 +12,8 @@ import type { ProcessInfo, SpawnOptions } from '../system.js';
 import type { StartOptions } from '../gen-server.js';
 import { decode, encodeSafe, type Reviver } from './codec.js';
 import type { WirePid } from './protocol.js';
+import { describeValue } from '../describe.js';
+import { InvalidArgumentError } from '../reasons.js';
 
 /** Names code by module and export: functions cannot cross threads. */
 export interface ModuleExport {
@@ -19,6 +21,22 @@ export interface ModuleExport {
   module: string;
   /** The export holding the GenServer behaviour (or the process handler). Default `default`. */
   export?: string;
+}
+
+/** Checks a module export spec (`module`, `export`) given to `spawn` or `startServer`. */
+export function checkModuleSpec(where: string, spec: unknown): void {
+  if (spec === null || typeof spec !== 'object') {
+    throw new InvalidArgumentError(`${where} expects a spec object, got ${describeValue(spec)}`);
+  }
+  const { module, export: name } = spec as { module?: unknown; export?: unknown };
+  if (typeof module !== 'string' || module === '') {
+    throw new InvalidArgumentError(
+      `${where}: module must be a module specifier (a non-empty string), got ${describeValue(module)}`,
+    );
+  }
+  if (name !== undefined && typeof name !== 'string') {
+    throw new InvalidArgumentError(`${where}: export must be a string, got ${describeValue(name)}`);
+  }
 }
 
 export interface StartServerRequest extends ModuleExport {

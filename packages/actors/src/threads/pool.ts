@@ -24,7 +24,7 @@ import { Task, asyncStream, type AsyncStreamOptions, type Task as TaskHandle } f
 import type { Proc } from '../process.js';
 import { Pid } from '../pid.js';
 import { decode, encode, type Reviver } from './codec.js';
-import type { ModuleExport } from './control.js';
+import { checkModuleSpec, type ModuleExport } from './control.js';
 
 /** A function to run on the pool: a module, its export, and the argument. */
 export interface PoolTaskSpec extends ModuleExport {
@@ -119,6 +119,7 @@ export class TaskPool {
   /** Runs one function on the pool. Abort it with `signal` (rejects with piscina's AbortError). */
   async run<R>(spec: PoolTaskSpec, options: { signal?: AbortSignal } = {}): Promise<R> {
     if (this.destroyed) throw new ActorError('pool_destroyed', 'the task pool has been destroyed');
+    checkModuleSpec('TaskPool.run', spec);
     // An argument that cannot cross is refused here, with the path to it.
     const arg = encode(spec.arg).data;
     let result: { ok: unknown } | { error: unknown };

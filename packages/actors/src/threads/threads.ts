@@ -26,14 +26,19 @@ import { availableParallelism } from 'node:os';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { ActorError, InvalidArgumentError, StartError, registerErrorClasses } from '../reasons.js';
-import type { Pid } from '../pid.js';
+import { Pid as PidClass, type Pid } from '../pid.js';
 import type { Context } from '../process.js';
 import { ActorSystem, type ProcessInfo } from '../system.js';
 import type { StartOptions } from '../gen-server.js';
 import type { ChildSpec } from '../supervisor.js';
 import { describeValue } from '../describe.js';
 import { decode, encode } from './codec.js';
-import { installErrorTransfer, type ControlApi, type ModuleExport } from './control.js';
+import {
+  checkModuleSpec,
+  installErrorTransfer,
+  type ControlApi,
+  type ModuleExport,
+} from './control.js';
 import type { WirePid } from './protocol.js';
 import { Router, type PortLike } from './router.js';
 
@@ -82,6 +87,49 @@ interface ThreadNode {
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
 
+const INTEGER_RANGES: Record<string, readonly [number, number]> = {
+  count: [1, 256],
+  processBudget: [1, 1_000_000],
+  turnBudget: [1, 10_000_000],
+};
+
+/** Checks `Threads.start` options: an object of known keys, each in its range. */
+function checkThreadsOptions(options: unknown): ThreadsOptions {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new InvalidArgumentError(
+      `Threads.start options must be an object, got ${describeValue(options)}`,
+    );
+  }
+  const fields = options as Record<string, unknown>;
+  for (const key of Object.keys(fields)) {
+    const value = fields[key];
+    if (value === undefined) continue;
+    const range = INTEGER_RANGES[key];
+    if (range !== undefined) {
+      if (
+        !Number.isInteger(value) ||
+        (value as number) < range[0] ||
+        (value as number) > range[1]
+      ) {
+        throw new InvalidArgumentError(
+          `options.${key} must be an integer in ${range[0]}..${range[1]}, got ${describeValue(value)}`,
+        );
+      }
+    } else if (key === 'replace') {
+      if (typeof value !== 'boolean') {
+        throw new InvalidArgumentError(
+          `options.replace must be a boolean, got ${describeValue(value)}`,
+        );
+      }
+    } else {
+      throw new InvalidArgumentError(
+        `options.${key} is not a Threads option (count, replace, processBudget, turnBudget)`,
+      );
+    }
+  }
+  return options as ThreadsOptions;
+}
+
 function checkCount(count: number | undefined): number {
   const fallback = Math.max(1, availableParallelism() - 1);
   if (count === undefined) return fallback;
@@ -128,7 +176,12 @@ export class Threads {
 
   /** Starts `count` threads connected to `system`; resolves once all are ready. */
   static async start(system: ActorSystem, options: ThreadsOptions = {}): Promise<Threads> {
-    const count = checkCount(options.count);
+    if (!(system instanceof ActorSystem)) {
+      throw new InvalidArgumentError(
+        `Threads.start expects an ActorSystem, got ${describeValue(system)}`,
+      );
+    }
+    const count = checkCount(checkThreadsOptions(options).count);
     const router = system.remote ?? new Router(system);
     installErrorTransfer(router);
     const threads = new Threads(system, router, options);
@@ -279,6 +332,7 @@ export class Threads {
     if (link && parent instanceof ActorSystem) {
       throw new InvalidArgumentError('a linked start needs a process context to link to');
     }
+    checkModuleSpec('threads.startServer', spec);
     const entry = await this.pick(spec.thread ?? 'any');
     const parentPid = parent instanceof ActorSystem ? null : parent.self;
     const pid = await this.guard(entry, (c) =>
@@ -321,6 +375,12 @@ export class Threads {
 
   /** Spawns a plain process on a thread, running the handler a module exports. */
   async spawn(spec: ModuleExport & { thread?: Placement; link?: Pid }): Promise<Pid> {
+    checkModuleSpec('threads.spawn', spec);
+    if (spec.link !== undefined && !(spec.link instanceof PidClass)) {
+      throw new InvalidArgumentError(
+        `threads.spawn: link must be a pid, got ${describeValue(spec.link)}`,
+      );
+    }
     const entry = await this.pick(spec.thread ?? 'any');
     const link = spec.link === undefined ? null : ([spec.link.node, spec.link.id] as const);
     const pid = await this.guard(entry, (c) =>
@@ -342,6 +402,11 @@ export class Threads {
 
   /** `processInfo` for a process on any node. */
   async processInfo(pid: Pid): Promise<ProcessInfo | undefined> {
+    if (!(pid instanceof PidClass)) {
+      throw new InvalidArgumentError(
+        `threads.processInfo expects a pid, got ${describeValue(pid)}`,
+      );
+    }
     if (pid.node === this.system.node) return this.system.processInfo(pid);
     const entry = this.nodes.get(pid.node);
     if (entry === undefined || !entry.alive) return undefined;
@@ -351,6 +416,11 @@ export class Threads {
 
   /** Ends a thread abruptly, as a crash would (for tests and chaos drills). */
   async terminate(node: number): Promise<void> {
+    if (!Number.isInteger(node)) {
+      throw new InvalidArgumentError(
+        `threads.terminate expects a node id (an integer), got ${describeValue(node)}`,
+      );
+    }
     const entry = this.nodes.get(node);
     if (entry === undefined) return;
     await entry.worker.terminate();
