@@ -175,6 +175,37 @@ describe.each(BROKER_MODES)('$name', (mode) => {
   });
 });
 
+describe.each(BROKER_MODES)('$name: views of a larger buffer', (mode) => {
+  const env = useBrokerMode(mode);
+
+  it('a typed array or Buffer over part of a larger buffer carries only its own bytes (the clone copied the whole buffer)', async () => {
+    const broker = await env.start();
+    try {
+      await broker.createTopic('v', { maxPayloadBytes: 1024 });
+      const seen: unknown[] = [];
+      await broker.subscribe('v', (m) => void seen.push(m.payload));
+      const view = new Uint8Array(new ArrayBuffer(16 * 1024 * 1024), 8, 10);
+      view.set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      const small = Buffer.from('abcd'); // a view into Node's shared 8 KiB pool
+      await broker.publish('v', view);
+      await broker.publish('v', { nested: [small] });
+      await settle(() => seen.length === 2);
+      const [first, second] = seen as [Uint8Array, { nested: [Uint8Array] }];
+      expect([...first]).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      expect(Buffer.from(second.nested[0]).toString()).toBe('abcd');
+      if (env.onThreads) {
+        expect(first.buffer.byteLength).toBe(10);
+        expect(second.nested[0].buffer.byteLength).toBe(4);
+      } else {
+        expect(first).toBe(view); // in-thread, by reference
+      }
+      expect((await broker.stats('v')).retainedBytes).toBe(10 + 2 + 6 + 2 + 1 + 4);
+    } finally {
+      await broker.stop();
+    }
+  });
+});
+
 describe('payloadSize', () => {
   it('stops counting past its max (default 256 MiB): a sparse array of 2^32-1 slots is answered at once', () => {
     const started = performance.now();

@@ -510,6 +510,30 @@ describe('review regressions: threads', () => {
     );
   });
 
+  it('regression (sixth review): a view of part of a larger buffer crosses with its own bytes only; a whole one as it is', async () => {
+    const { sys, threads } = await setup(1);
+    const inbox = new Inbox(sys);
+    const pid = await threads.spawn({ module: fixtures, export: 'echo' });
+    const big = new ArrayBuffer(8 * 1024 * 1024);
+    const parts = {
+      bytes: new Uint8Array(big, 16, 4).fill(7),
+      floats: new Float64Array(big, 64, 2).fill(1.5),
+      data: new DataView(big, 128, 3),
+      whole: new Uint16Array([1, 2, 3]),
+    };
+    sys.send(pid, { to: inbox.pid, body: parts });
+    const { echoed } = await inbox.receive<{ echoed: typeof parts }>();
+    expect([...echoed.bytes]).toEqual([7, 7, 7, 7]);
+    expect(echoed.bytes.buffer.byteLength).toBe(4);
+    expect([...echoed.floats]).toEqual([1.5, 1.5]);
+    expect(echoed.floats.buffer.byteLength).toBe(16);
+    expect(echoed.data).toBeInstanceOf(DataView);
+    expect(echoed.data.buffer.byteLength).toBe(3);
+    expect([...echoed.whole]).toEqual([1, 2, 3]);
+    // The sender's views are untouched.
+    expect(parts.bytes.buffer).toBe(big);
+  });
+
   it('regression (sixth review): a link that is not a pid, a missing module, bad Threads options and bad node ids are typed errors', async () => {
     const { sys, threads } = await setup(1);
     for (const link of [true, 'me', {}]) {

@@ -12,7 +12,9 @@
  *   the runtime's own error classes come back as instances of those classes;
  * - everything else is left to the structured clone. Class instances lose
  *   their prototype (they arrive as plain objects); Maps, Sets, Dates,
- *   typed arrays and ArrayBuffers survive as themselves.
+ *   typed arrays and ArrayBuffers survive as themselves. A typed array or
+ *   `DataView` over part of a larger buffer is copied to a buffer of its own
+ *   first (see `compactView`): the clone would copy the whole buffer.
  *
  * The sender walks each message once, at the moment it is sent: it copies
  * only the containers on the path to a pid, ref or error (copy on write),
@@ -179,7 +181,8 @@ function enc(value: unknown, depth: number): unknown {
     marked = true;
     return encodeError(value, depth);
   }
-  if (depth >= MAX_DEPTH || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value;
+  if (ArrayBuffer.isView(value)) return compactView(value);
+  if (depth >= MAX_DEPTH || value instanceof ArrayBuffer) return value;
   if (value instanceof Date || value instanceof RegExp) return value;
   if (seen !== null) {
     if (seen.has(value)) return seen.get(value);
@@ -192,6 +195,23 @@ function enc(value: unknown, depth: number): unknown {
   }
   if (++visits > VISIT_BUDGET) throw RESTART;
   return encContainer(value, depth);
+}
+
+/**
+ * A typed array, `Buffer` or `DataView` that sees part of a larger buffer is
+ * sent as a copy of its own bytes: a structured clone copies a view's whole
+ * buffer, so a 10-byte view of a 64 MiB buffer (or a small `Buffer` from
+ * Node's 8 KiB pool) would carry all of it. A view of a whole buffer, or of
+ * a `SharedArrayBuffer` (shared, not copied, by the clone), goes as it is.
+ */
+function compactView(view: ArrayBufferView): ArrayBufferView {
+  const buffer = view.buffer;
+  if (view.byteLength === buffer.byteLength || !(buffer instanceof ArrayBuffer)) return view;
+  const bytes = buffer.slice(view.byteOffset, view.byteOffset + view.byteLength);
+  if (view instanceof DataView) return new DataView(bytes);
+  if (Buffer.isBuffer(view)) return Buffer.from(bytes);
+  const Typed = view.constructor as new (buffer: ArrayBuffer) => ArrayBufferView;
+  return new Typed(bytes);
 }
 
 function encContainer(value: object, depth: number): unknown {
