@@ -41,8 +41,10 @@
  * the server, so publishes fail fast until the supervisor has started the
  * next one (which tells the relay, `ServerStarted`). A relay that crashes (a
  * bug, or `kill`) is restarted with the record's subscriptions intact;
- * messages forwarded to it meanwhile, or still in its mailbox, are lost,
- * and subscribes still joining fail with `TopicUnavailableError`.
+ * messages forwarded to it meanwhile, or still in its mailbox, are lost
+ * (each subscription counts them as dropped, and a `messages_lost` record is
+ * logged, when the next message reaches it), and subscribes still joining
+ * fail with `TopicUnavailableError`.
  * When it has no subscription left (nor a join pending), it tells the
  * server to stop forwarding (`idle`); a join turns forwarding on again.
  */
@@ -299,6 +301,12 @@ function queueRange(
 ): void {
   const { record } = state;
   const subs = record.subs;
+  if (from >= to || subs.length === 0) return;
+  // Offsets a subscription expected but never got were forwarded to a relay
+  // that crashed: counted as dropped for it, and logged, never silent.
+  const first = items[from]![5];
+  for (let i = 0; i < subs.length; i++) subs[i]!.relayedUpTo(first);
+  const next = items[to - 1]![5] + 1;
   for (let k = from; k < to && subs.length > 0; k++) {
     const message = toMessage(items[k]!, record.name);
     let disconnected = false;
@@ -307,6 +315,7 @@ function queueRange(
     }
     if (disconnected) record.removeClosed();
   }
+  for (let i = 0; i < subs.length; i++) subs[i]!.relayNext = next;
 }
 
 // ------------------------------------------------------------------ subscriptions
@@ -342,6 +351,7 @@ function joined(state: RelayState, report: JoinedReport, ctx: Context): void {
     return;
   }
   watchSubscription(state, sub, ctx);
+  sub.relayNext = report.next;
   record.add(sub);
   ctx.send(sub.pid!, START);
   if (report.replay !== null) {

@@ -302,6 +302,32 @@ export class Subscription {
     });
   }
 
+  /**
+   * The next offset this subscription expects from its topic's relay (a
+   * topic on a thread node), or -1. @internal
+   */
+  relayNext = -1;
+
+  /**
+   * The relay is about to queue `offset`: offsets this subscription expected
+   * before it never reached the relay (forwarded to one that crashed). They
+   * count as dropped and are logged. @internal
+   */
+  relayedUpTo(offset: number): void {
+    const expected = this.relayNext;
+    if (expected < 0 || offset <= expected || !this.open) return;
+    const lost = offset - expected;
+    this.dropped += lost;
+    this.counters.dropped += lost;
+    this.runtime.logger.warn({
+      label: 'messages_lost',
+      topic: this.topic,
+      ref: this.ref.toString(),
+      subscriberId: this.options.subscriberId,
+      lost,
+    });
+  }
+
   private countDrop(policy: 'drop_oldest' | 'drop_newest'): void {
     this.dropped++;
     this.counters.dropped++;

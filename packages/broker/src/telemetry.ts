@@ -42,6 +42,18 @@ export type BrokerLogRecord =
       /** Messages retained; null for a topic on a thread node (its log is there). */
       retained: number | null;
     }
+  | {
+      /**
+       * Messages of a topic on a thread node that its relay never received
+       * (forwarded to a relay that crashed, or was restarted with the tree),
+       * found when the next message reached this subscription.
+       */
+      label: 'messages_lost';
+      topic: string;
+      ref: string;
+      subscriberId: string | null;
+      lost: number;
+    }
   | { label: 'topic_created'; topic: string }
   | { label: 'topic_deleted'; topic: string; subscribers: number };
 

@@ -300,7 +300,7 @@ function join(topic: HostedTopic, request: JoinCast): void {
   const replay =
     from === 'latest' ? null : topic.log.sliceFrom(from === 'earliest' ? 0 : from).map(toWire);
   topic.forwarding = true;
-  topic.report({ type: 'joined', tag: request.tag, replay });
+  topic.report({ type: 'joined', tag: request.tag, replay, next: topic.log.nextOffset });
 }
 
 function statsReport(topic: HostedTopic, tag: number, ctx: Context): StatsReport {

@@ -90,6 +90,8 @@ export interface JoinedReport {
   readonly tag: number;
   /** Retained messages to replay first, oldest first; null for `from: 'latest'`. */
   readonly replay: ForwardWire[] | null;
+  /** The offset of the first live message the subscription gets. */
+  readonly next: number;
 }
 
 export interface StatsReport {
