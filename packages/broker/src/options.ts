@@ -30,6 +30,7 @@
  */
 import { ActorSystem, Threads, isPid, type Pid } from '@ratatoskr/actors';
 import { InvalidOptionError, Unreadable } from './errors.js';
+import { describeThrown } from './size.js';
 import type { Message, Metadata } from './message.js';
 import type { SubscriptionEnd } from './notices.js';
 import { silentLogger, type BrokerLogger, type BrokerTelemetryHook } from './telemetry.js';
@@ -320,15 +321,6 @@ function readFields(input: object, path: string, subject: string): Record<string
     }
   }
   return out;
-}
-
-function describeThrown(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  try {
-    return String(error);
-  } catch {
-    return 'a value';
-  }
 }
 
 /** Whether `value` is an options object: a non-null object, not an array. */

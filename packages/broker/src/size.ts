@@ -71,7 +71,8 @@ function keySegment(key: string): string {
   return IDENTIFIER.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
 }
 
-function describeThrown(error: unknown): string {
+/** Names what a getter or trap threw, for an error message. */
+export function describeThrown(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   try {
     return String(error);
