@@ -65,6 +65,18 @@ describe.each(BROKER_MODES)('$name', (mode) => {
     expect(got).toEqual(['before', 'after']);
     const stats = await broker.stats('t');
     expect(stats).toMatchObject({ messageCount: 2, restarts: 0 });
+    // An index whose accessor throws is an invalid item too, not a raw error.
+    const trap = [{ payload: 'a' }];
+    Object.defineProperty(trap, 1, {
+      enumerable: true,
+      get() {
+        throw new RangeError('index getter');
+      },
+    });
+    const trapped = await broker.publishBatch('t', trap as never).catch((e: unknown) => e);
+    expect(trapped).toBeInstanceOf(InvalidBatchError);
+    expect(trapped).toMatchObject({ index: 1, cause: { code: 'invalid_option' } });
+    expect((trapped as Error).message).toMatch(/a getter that threw \(RangeError: index getter\)/);
     // A huge sparse batch is refused at its first hole, at once.
     const sparse = await broker.publishBatch('t', new Array(2 ** 24)).catch((e: unknown) => e);
     expect(sparse).toMatchObject({ code: 'invalid_batch', index: 0 });
@@ -84,7 +96,7 @@ describe.each(BROKER_MODES)('$name', (mode) => {
     expect(await broker.publishBatch('n', [{ payload: 'x' }, { payload: 'y' }])).toHaveLength(2);
   });
 
-  it('a process subscription with its own owner ends when its target exits (owner_exited), and stops counting deliveries', async () => {
+  it('a process subscription with its own owner ends when its target exits (target_exited), and stops counting deliveries', async () => {
     const system = broker.system;
     const owner = new Inbox(system);
     const target = system.spawn(() => {});
@@ -99,9 +111,9 @@ describe.each(BROKER_MODES)('$name', (mode) => {
     system.exit(target, 'kill');
     await watch.receive(isDown);
     const end = await owner.receive<SubscriptionEnd>((m) => m instanceof SubscriptionEnd);
-    expect(end).toMatchObject({ ref, reason: 'owner_exited' });
+    expect(end).toMatchObject({ ref, reason: 'target_exited' });
     await settle(() => ends.length === 1);
-    expect(ends).toEqual(['owner_exited']);
+    expect(ends).toEqual(['target_exited']);
     for (let i = 0; i < 5; i++) await broker.publish('t', i);
     const stats = await broker.stats('t');
     expect(stats.subscriberCount).toBe(0);

@@ -521,8 +521,10 @@ describe('review regressions: threads', () => {
       data: new DataView(big, 128, 3),
       whole: new Uint16Array([1, 2, 3]),
     };
-    sys.send(pid, { to: inbox.pid, body: parts });
-    const { echoed } = await inbox.receive<{ echoed: typeof parts }>();
+    // The same view twice is copied once, and arrives as one object (seventh review).
+    sys.send(pid, { to: inbox.pid, body: { ...parts, again: parts.bytes } });
+    const { echoed } = await inbox.receive<{ echoed: typeof parts & { again: Uint8Array } }>();
+    expect(echoed.again).toBe(echoed.bytes);
     expect([...echoed.bytes]).toEqual([7, 7, 7, 7]);
     expect(echoed.bytes.buffer.byteLength).toBe(4);
     expect([...echoed.floats]).toEqual([1.5, 1.5]);
@@ -532,6 +534,24 @@ describe('review regressions: threads', () => {
     expect([...echoed.whole]).toEqual([1, 2, 3]);
     // The sender's views are untouched.
     expect(parts.bytes.buffer).toBe(big);
+  });
+
+  it('regression (seventh review): stop by remote name works; a reason that cannot cross rejects and leaves nothing behind', async () => {
+    const { sys, threads } = await setup(1);
+    const pid = await threads.startServer(sys, { ...counter(1), options: { name: 'nn' } });
+    const name = remoteName(pid.node, 'nn');
+    expect(await sys.call(name, 'get')).toBe(1);
+    const before = sys.processes().length;
+    const bad = Object.assign(new Error('f'), { handler: () => 1 });
+    await expect(sys.stop(pid, bad)).rejects.toBeInstanceOf(UncloneableError);
+    await expect(sys.stop(name, { shutdown: Symbol('s') } as never)).rejects.toBeInstanceOf(
+      UncloneableError,
+    );
+    expect(sys.processes().length).toBe(before);
+    expect(await sys.call(name, 'get')).toBe(1);
+    await expect(sys.stop(name, 'shutdown')).resolves.toBeUndefined();
+    expect(await threads.processInfo(pid)).toBeUndefined();
+    await expect(sys.stop(name)).rejects.toMatchObject({ code: 'noproc' });
   });
 
   it('regression (sixth review): a link that is not a pid, a missing module, bad Threads options and bad node ids are typed errors', async () => {

@@ -126,9 +126,10 @@ export interface SpawnOptions {
    * `normal`. `high` processes run before normal ones; `low` ones run when
    * normal and high work is done, after the promise reactions that work
    * caused have settled (so a burst reaches them in one activation). While
-   * normal work keeps coming they still get a round, after at least 64
-   * messages of it: busy low processes together get about an eighth of what
-   * a busy normal process gets, and they never starve.
+   * normal work keeps coming they still get a round after every eight rounds
+   * of the normal run queue (and at least 64 messages of it): a busy low
+   * process gets about an eighth of what a busy normal one gets, and none
+   * starves.
    */
   priority?: Priority;
 }
@@ -169,7 +170,7 @@ const RESOLVED = Promise.resolve();
 
 /** Messages of other work after which waiting low-priority processes get a round, at least. */
 const LOW_INTERLEAVE = 64;
-/** A busy normal process gets about this many times what the busy low-priority ones get together. */
+/** Rounds of the normal run queue between two rounds of the low one while both are busy. */
 const LOW_SHARE = 8;
 /** Consecutive deferrals of the low-priority processes before they run anyway. */
 const MAX_LOW_DEFERRALS = 64;
@@ -266,8 +267,10 @@ export class ActorSystem {
   private lowDeferrals = 0;
   /** Messages of normal and high work since the low queue last had a round. */
   private sinceLow = 0;
-  /** How much of that work brings the next round while normal work keeps coming (see `lowRound`). */
-  private lowDueAfter = LOW_INTERLEAVE;
+  /** Rounds of the normal (and high) run queue since the low queue last had a round. */
+  private cycles = 0;
+  /** Slices left in the current round of the normal run queue (see `lowRound`). */
+  private cycleLeft = 1;
   private scheduled = false;
   private sinceYield = 0;
   private dying: (Proc | ExitReason)[] = [];
@@ -729,15 +732,19 @@ export class ActorSystem {
       const n = this.runSlice(proc);
       handled += n;
       this.workSinceLow = true;
+      if (--this.cycleLeft <= 0) {
+        this.cycles++;
+        this.cycleLeft = Math.max(1, normal.length + high.length);
+      }
       // Low-priority processes get a round while other work keeps coming,
       // however that work is spread over turns (see `lowRound`).
-      if ((this.sinceLow += n) >= this.lowDueAfter && low.length > 0) {
-        handled += this.lowRound(true);
+      if ((this.sinceLow += n) >= LOW_INTERLEAVE && this.cycles >= LOW_SHARE && low.length > 0) {
+        handled += this.lowRound();
       }
     }
     if (low.length > 0 && handled < budget && !this.lowDeferred) {
       if (this.shouldDeferLow()) this.deferLow();
-      else handled += this.lowRound(false);
+      else handled += this.lowRound();
     }
     this.sinceYield += handled;
     this.scheduled = false;
@@ -790,17 +797,17 @@ export class ActorSystem {
   };
 
   /**
-   * Gives each low-priority process waiting now one slice. A round taken
-   * while normal work keeps coming (`amid`) sets when the next one is due:
-   * after LOW_INTERLEAVE messages of other work, or LOW_SHARE times what
-   * this round handled for each normal process waiting, whichever is more.
-   * So busy low-priority processes together get about 1/LOW_SHARE of what
-   * each busy normal process gets (Erlang runs a low process one time in
-   * eight), and one that handles little is never more than LOW_INTERLEAVE
-   * messages of other work behind. A round taken when the normal work is
-   * done puts the next one back to LOW_INTERLEAVE.
+   * Gives each low-priority process waiting now one slice. While normal (or
+   * high) work keeps coming, the next round is due once the normal run queue
+   * has gone round LOW_SHARE times (a round: one slice for each process that
+   * was queued when it began) and at least LOW_INTERLEAVE messages of that
+   * work have run. So a busy low-priority process gets about 1/LOW_SHARE of
+   * what a busy normal one gets, as Erlang runs a low process one time in
+   * eight, however many normal processes there are; and a burst of many
+   * short-lived normal processes delays the low ones by one round of the
+   * queue, not more.
    */
-  private lowRound(amid: boolean): number {
+  private lowRound(): number {
     const low = this.lowQueue;
     let handled = 0;
     for (let k = low.length; k > 0 && low.length > 0; k--) {
@@ -810,10 +817,8 @@ export class ActorSystem {
     this.lowDeferrals = 0;
     this.workSinceLow = false;
     this.sinceLow = 0;
-    const normals = Math.max(1, this.runQueue.length + this.highQueue.length);
-    this.lowDueAfter = amid
-      ? Math.max(LOW_INTERLEAVE, LOW_SHARE * handled * normals)
-      : LOW_INTERLEAVE;
+    this.cycles = 0;
+    this.cycleLeft = Math.max(1, this.runQueue.length + this.highQueue.length);
     return handled;
   }
 
@@ -1167,16 +1172,25 @@ export class ActorSystem {
       return undefined;
     };
     if (proc === null) {
-      // A pid of another thread: ask its node, and wait for its DOWN.
-      if (dest instanceof Pid && dest.node !== localNode && this.router !== null) {
-        const exited = this.whenExited(dest, timeoutMs, label);
-        this.router.send(dest, KIND_STOP, reason);
-        return exited.then(settle);
+      // A process of another thread (by pid, via or remote name): watch it,
+      // then ask its node to stop it.
+      const remote = this.remoteTarget(dest);
+      if (remote === null) return Promise.reject(new NoProcError(label));
+      const watch = this.watchExit(dest, timeoutMs, label);
+      try {
+        const router = this.router!;
+        if (typeof remote.to === 'number')
+          router.send(router.pid(remote.node, remote.to), KIND_STOP, reason);
+        else router.sendNamed(remote.node, remote.to.name, KIND_STOP, reason);
+      } catch (error) {
+        // A reason that cannot cross (UncloneableError): nothing was sent.
+        watch.cancel();
+        return Promise.reject(error);
       }
-      return Promise.reject(new NoProcError(label));
+      return watch.exited.then(settle);
     }
     if (proc === this.running) return Promise.reject(new CallSelfError(label));
-    const exited = this.whenExited(proc.self, timeoutMs, label);
+    const { exited } = this.watchExit(proc.self, timeoutMs, label);
     this.deliverSystem(proc, KIND_STOP, reason);
     return exited.then(settle);
   }
@@ -1197,37 +1211,59 @@ export class ActorSystem {
     } catch (error) {
       return Promise.reject(error);
     }
-    const target = pid._proc;
     // A pid of another thread is watched with a monitor like any other.
-    if (target === null && (pid.node === localNode || this.router === null)) {
+    if (pid._proc === null && (pid.node === localNode || this.router === null)) {
       return Promise.resolve('noproc');
     }
-    return new Promise((resolve, reject) => {
-      let timer: ReturnType<Clock['setTimeout']> | null = null;
-      const watcher = this.spawnLogic(
-        new FnLogic((message, ctx) => {
-          if (!(message instanceof DownMessage)) return;
-          if (timer !== null) this.clock.clearTimeout(timer);
-          resolve(message.reason);
-          ctx.stop();
-        }),
-        {},
-      );
-      // A runtime helper: `shutdown` leaves it to see its target go.
-      watcher._proc!.internal = true;
-      watcher._proc!.monitor(pid);
-      if (timeoutMs !== Infinity) {
-        timer = this.clock.setTimeout(
-          () => {
-            const w = watcher._proc;
-            if (w !== null) this.kill(w, 'normal');
-            reject(new CallTimeoutError(label ?? pid.toString(), timeoutMs));
-          },
-          timeoutMs,
-          undefined,
-        );
-      }
+    return this.watchExit(pid, timeoutMs, label ?? pid.toString()).exited;
+  }
+
+  /**
+   * A helper process monitoring `dest` (a pid or a name, of any thread):
+   * `exited` resolves with its DOWN's reason, or rejects with
+   * `CallTimeoutError` after `timeoutMs`; `cancel()` ends the watch.
+   */
+  private watchExit(
+    dest: Dest,
+    timeoutMs: number,
+    label: string,
+  ): { exited: Promise<ExitReason>; cancel(): void } {
+    let timer: ReturnType<Clock['setTimeout']> | null = null;
+    let resolveExit!: (reason: ExitReason) => void;
+    let rejectExit!: (error: unknown) => void;
+    const exited = new Promise<ExitReason>((resolve, reject) => {
+      resolveExit = resolve;
+      rejectExit = reject;
     });
+    const watcher = this.spawnLogic(
+      new FnLogic((message, ctx) => {
+        if (!(message instanceof DownMessage)) return;
+        if (timer !== null) this.clock.clearTimeout(timer);
+        resolveExit(message.reason);
+        ctx.stop();
+      }),
+      {},
+    );
+    const proc = watcher._proc!;
+    // A runtime helper: `shutdown` leaves it to see its target go.
+    proc.internal = true;
+    proc.monitor(dest);
+    const end = (): void => {
+      if (timer !== null) this.clock.clearTimeout(timer);
+      if (watcher._proc !== null) this.kill(watcher._proc, 'normal');
+    };
+    if (timeoutMs !== Infinity) {
+      timer = this.clock.setTimeout(
+        () => {
+          timer = null;
+          end();
+          rejectExit(new CallTimeoutError(label, timeoutMs));
+        },
+        timeoutMs,
+        undefined,
+      );
+    }
+    return { exited, cancel: end };
   }
 
   /**

@@ -42,6 +42,7 @@ import {
   TopicNotFoundError,
   TopicOverloadedError,
   TopicUnavailableError,
+  Unreadable,
 } from './errors.js';
 import {
   CreateTopicRequest,
@@ -56,7 +57,7 @@ import {
   type MessageId,
   type Metadata,
 } from './message.js';
-import { measurePayload, metInstances, stringBytes } from './size.js';
+import { describeThrown, measurePayload, metInstances, stringBytes } from './size.js';
 import { checkTopicName } from './names.js';
 import {
   checkPublishOptions,
@@ -375,7 +376,18 @@ export class Broker {
     const messages: Message[] = [];
     for (let index = 0; index < count; index++) {
       try {
-        const item: unknown = items[index];
+        let item: unknown;
+        try {
+          item = items[index];
+        } catch (error) {
+          // An accessor at this index threw: the item cannot be read.
+          throw new InvalidOptionError(
+            `items[${index}]`,
+            'an object { payload, metadata?, partitionKey? }',
+            new Unreadable(`a getter that threw (${describeThrown(error)})`),
+            `publishBatch items[${index}]`,
+          );
+        }
         if (item === null || typeof item !== 'object') {
           throw new InvalidOptionError(
             `items[${index}]`,

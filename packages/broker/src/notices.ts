@@ -13,12 +13,20 @@ import type { Message } from './message.js';
  * - `unsubscribed`: `unsubscribe` was called, or `onError` returned `'unsubscribe'`,
  *   or an iterator was left (`break`, `return()`);
  * - `topic_deleted`: its topic was deleted;
- * - `owner_exited`: the owner process (or the target of a process subscription) exited;
+ * - `owner_exited`: the owner process exited (for a process subscription
+ *   without an `owner` option, its target is its owner);
+ * - `target_exited`: the target of a process subscription that has an owner
+ *   of its own exited (the owner is told);
  * - `slow_consumer`: its queue overflowed under the `disconnect` policy;
  * - `broker_stopped`: the broker was stopped, or its tree lost its state.
  */
 export type SubscriptionEndReason =
-  'unsubscribed' | 'topic_deleted' | 'owner_exited' | 'slow_consumer' | 'broker_stopped';
+  | 'unsubscribed'
+  | 'topic_deleted'
+  | 'owner_exited'
+  | 'target_exited'
+  | 'slow_consumer'
+  | 'broker_stopped';
 
 /** Sent once when a subscription ends. Messages still queued for it are discarded. */
 export class SubscriptionEnd {

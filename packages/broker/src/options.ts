@@ -117,7 +117,7 @@ export interface SubscribeOptions {
   filter?: (metadata: Metadata, message: Message) => unknown;
   /** A label for this subscriber, shown in `stats(topic).subscribers` and in telemetry. */
   subscriberId?: string;
-  /** The subscription ends (reason `'owner_exited'`) when this process exits; it also receives `SubscriptionEnd` and `SubscriberFailure` notices. */
+  /** The subscription ends (reason `'owner_exited'`) when this process exits; it also receives `SubscriptionEnd` and `SubscriberFailure` notices. For a process subscription with an owner of its own, the target's exit ends it too (reason `'target_exited'`). */
   owner?: Pid;
   /**
    * Called in the subscriber's process when the handler (or filter) throws

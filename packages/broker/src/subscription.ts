@@ -433,8 +433,9 @@ export class Subscription {
   }
 
   private down(message: DownMessage, ctx: Context): void | Promise<void> {
-    if (message.ref !== this.ownerRef && message.ref !== this.targetRef) return undefined;
-    this.close('owner_exited');
+    if (message.ref === this.ownerRef) this.close('owner_exited');
+    else if (message.ref === this.targetRef) this.close('target_exited');
+    else return undefined;
     return this.drain(ctx);
   }
 

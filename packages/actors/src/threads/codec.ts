@@ -97,6 +97,7 @@ export function encode(value: unknown): { data: unknown; revive: boolean } {
     throw error;
   } finally {
     seen = null;
+    compacted = null;
   }
 }
 
@@ -207,12 +208,20 @@ function enc(value: unknown, depth: number): unknown {
 function compactView(view: ArrayBufferView): ArrayBufferView {
   const buffer = view.buffer;
   if (view.byteLength === buffer.byteLength || !(buffer instanceof ArrayBuffer)) return view;
+  // The same view met twice in one message is copied once (and arrives as one object).
+  const known = compacted?.get(view);
+  if (known !== undefined) return known;
   const bytes = buffer.slice(view.byteOffset, view.byteOffset + view.byteLength);
-  if (view instanceof DataView) return new DataView(bytes);
-  if (Buffer.isBuffer(view)) return Buffer.from(bytes);
-  const Typed = view.constructor as new (buffer: ArrayBuffer) => ArrayBufferView;
-  return new Typed(bytes);
+  let copy: ArrayBufferView;
+  if (view instanceof DataView) copy = new DataView(bytes);
+  else if (Buffer.isBuffer(view)) copy = Buffer.from(bytes);
+  else copy = new (view.constructor as new (buffer: ArrayBuffer) => ArrayBufferView)(bytes);
+  (compacted ??= new Map()).set(view, copy);
+  return copy;
 }
+
+/** Views compacted by the current walk (see `compactView`), made on the first one. */
+let compacted: Map<ArrayBufferView, ArrayBufferView> | null = null;
 
 function encContainer(value: object, depth: number): unknown {
   if (Array.isArray(value)) return encArray(value, depth);
