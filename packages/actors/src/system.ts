@@ -644,7 +644,7 @@ export class ActorSystem {
     if (proc.capacity !== 0 && mailbox.length - mailbox.runtime >= proc.capacity) {
       if (!this.overflow(proc, kind, payload)) return false;
     }
-    proc.mailbox.push(kind, payload);
+    mailbox.push(kind, payload);
     if (status === S_WAITING) {
       proc.status = S_RUNNABLE;
       this.enqueue(proc);
