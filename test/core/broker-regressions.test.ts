@@ -5,6 +5,8 @@
  * `next()` before a stream is established, options whose getters throw, the
  * size of errors and of properties set on built-in objects.
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Inbox, isDown } from '@ratatoskr/actors';
 import type { Broker } from '@ratatoskr/broker';
@@ -12,6 +14,7 @@ import {
   ConcurrentNextError,
   InvalidBatchError,
   InvalidOptionError,
+  InvalidTopicNameError,
   SubscriptionEnd,
   TopicOverloadedError,
   payloadSize,
@@ -257,6 +260,52 @@ describe.each(BROKER_MODES)('$name: views of a larger buffer', (mode) => {
     } finally {
       await broker.stop();
     }
+  });
+});
+
+describe.each(BROKER_MODES)('$name: introspection and exit (new-user review)', (mode) => {
+  const env = useBrokerMode(mode);
+
+  it('topicPid and relayPid check the name, and answer undefined after stop()', async () => {
+    const broker = await env.start();
+    await broker.createTopic('t');
+    expect(broker.topicPid('t')).toBeDefined();
+    for (const name of ['a b', 'orders.*', '', 42]) {
+      expect(() => broker.topicPid(name as never)).toThrow(InvalidTopicNameError);
+      expect(() => broker.relayPid(name as never)).toThrow(InvalidTopicNameError);
+    }
+    await broker.stop();
+    expect(broker.topicPid('t')).toBeUndefined();
+    expect(broker.relayPid('t')).toBeUndefined();
+  });
+});
+
+describe('a broker that is never stopped', () => {
+  it('lets Node exit: the age-eviction timer of a topic with default retention does not hold it', async () => {
+    const broker = fileURLToPath(import.meta.resolve('@ratatoskr/broker'));
+    const script = `
+      const { Broker } = await import(${JSON.stringify(pathToFileURL(broker).href)});
+      const b = await Broker.start();
+      await b.createTopic('t');
+      await b.publish('t', 'x');
+      console.log('ready');
+    `;
+    const started = performance.now();
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      child.on('exit', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    expect(out.trim()).toBe('ready');
+    expect(code).toBe(0);
+    expect(performance.now() - started).toBeLessThan(10_000);
   });
 });
 

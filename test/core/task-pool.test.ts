@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  ActorError,
   ActorSystem,
   GenServer,
   Inbox,
@@ -200,5 +201,35 @@ describe('TaskPool options', () => {
       thrown = error;
     }
     expect(thrown).toMatchObject({ name: 'InvalidArgumentError', code: 'invalid_argument' });
+  });
+});
+
+describe('TaskPool: errors piscina reports on the pool, and destroy (review regressions)', () => {
+  it('an error piscina emits on the pool (not on a task) is counted and heard, and does not end the process', async () => {
+    const heard: unknown[] = [];
+    const p = new TaskPool({ minThreads: 1, maxThreads: 1, onError: (e) => void heard.push(e) });
+    pools.push(p);
+    // What piscina emits when a result arrives for a task aborted meanwhile.
+    const internal = (p as unknown as { pool: { emit(event: string, error: Error): boolean } })
+      .pool;
+    const error = new Error('Unexpected message from Worker: { taskId: 26 }');
+    expect(internal.emit('error', error)).toBe(true);
+    expect(heard).toEqual([error]);
+    expect(p.stats().poolErrors).toBe(1);
+    // The pool keeps working.
+    expect(await p.run({ module: tasks, export: 'double', arg: 21 })).toBe(42);
+    expect(() => new TaskPool({ onError: 'log' as never })).toThrow(/onError must be a function/);
+  });
+
+  it('a task pending when the pool is destroyed rejects with pool_destroyed, an ActorError', async () => {
+    const p = new TaskPool({ minThreads: 1, maxThreads: 1 });
+    const pending = p.run({ module: tasks, export: 'spin', arg: 2000 }).catch((e: unknown) => e);
+    const queued = p.run({ module: tasks, export: 'double', arg: 1 }).catch((e: unknown) => e);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await p.destroy();
+    for (const error of [await pending, await queued]) {
+      expect(error).toBeInstanceOf(ActorError);
+      expect(error).toMatchObject({ code: 'pool_destroyed' });
+    }
   });
 });

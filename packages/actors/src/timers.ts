@@ -24,9 +24,23 @@ export class TimerRef {
     /** @internal */ readonly interval: boolean,
   ) {}
 
+  /** @internal Whether the timer keeps Node's event loop alive (see `unref`). */
+  keepsAlive = true;
+
   /** Whether the timer will still fire. */
   get active(): boolean {
     return this.handle !== null;
+  }
+
+  /**
+   * Lets Node exit while this timer is all that is left to wait for, as a
+   * Node timer's `unref()` does (for housekeeping timers: a sweep, a
+   * heartbeat). It still fires while the process runs. Returns the timer.
+   */
+  unref(): this {
+    this.keepsAlive = false;
+    if (this.handle !== null) this.system.clock.unref?.(this.handle);
+    return this;
   }
 }
 
@@ -76,6 +90,7 @@ export class Timers {
     const clock = this.system.clock;
     timer.dueAt = clock.now() + timer.ms;
     timer.handle = clock.setTimeout(fire, timer.ms, timer);
+    if (!timer.keepsAlive) clock.unref?.(timer.handle);
   }
 
   /** @internal */

@@ -643,9 +643,12 @@ export class Broker {
    * The pid of a topic's server right now, or undefined (for introspection
    * and tests). For a topic on a thread node this is a pid of that thread
    * (`pid.node`), as last started; undefined once its exit was seen, until
-   * the next one runs.
+   * the next one runs, and after `stop()`. Throws `InvalidTopicNameError`
+   * for a name that breaks the rules.
    */
   topicPid(topic: string): Pid | undefined {
+    checkTopicName(topic);
+    if (this.stopped) return undefined;
     const record = this.runtime.table?.topics.get(topic);
     if (record?.remote != null) return record.server ?? undefined;
     try {
@@ -662,6 +665,8 @@ export class Broker {
    * does that), for a missing topic, and while the relay restarts.
    */
   relayPid(topic: string): Pid | undefined {
+    checkTopicName(topic);
+    if (this.stopped) return undefined;
     const relay = this.runtime.table?.topics.get(topic)?.remote?.relay;
     return relay != null && this.system.isAlive(relay) ? relay : undefined;
   }

@@ -191,7 +191,8 @@ export const ThreadTopicServer: GenServer<ServerState, ThreadTopicArgs, ThreadTo
     topic.owner = ctx.self;
     cells.resetHandled();
     const maxAgeMs = args.options.retention.maxAgeMs;
-    if (maxAgeMs !== Infinity) ctx.sendInterval(ctx.self, SWEEP, sweepInterval(maxAgeMs));
+    // Housekeeping: it does not keep Node running by itself.
+    if (maxAgeMs !== Infinity) ctx.sendInterval(ctx.self, SWEEP, sweepInterval(maxAgeMs)).unref();
     return ok(new ServerState(topic, ctx.self));
   },
 

@@ -163,7 +163,8 @@ export const TopicServer: GenServer<TopicState, TopicArgs, TopicProtocol, typeof
     record.server = ctx.self as Pid<TopicProtocol>;
     for (const sub of record.subs) watch(state, sub, ctx);
     const maxAgeMs = record.options.retention.maxAgeMs;
-    if (maxAgeMs !== Infinity) ctx.sendInterval(ctx.self, SWEEP, sweepInterval(maxAgeMs));
+    // Housekeeping: it does not keep Node running by itself.
+    if (maxAgeMs !== Infinity) ctx.sendInterval(ctx.self, SWEEP, sweepInterval(maxAgeMs)).unref();
     if (record.incarnations > 1) restarted(state);
     return ok(state);
   },

@@ -39,6 +39,13 @@ export interface TaskPoolOptions {
   maxThreads?: number;
   /** A worker idle this long is ended (ms). Default: piscina's. */
   idleTimeoutMs?: number;
+  /**
+   * Hears errors piscina reports on the pool itself rather than on a task
+   * (such as a result arriving for a task that was aborted meanwhile).
+   * They never end the process; each is counted in `stats().poolErrors`.
+   * Default: none (counted only).
+   */
+  onError?: (error: unknown) => void;
 }
 
 /** A pool worker exited while running a task. */
@@ -83,6 +90,11 @@ function checkPoolOptions(options: TaskPoolOptions): void {
       `TaskPool option minThreads (${minThreads}) must not exceed maxThreads (${maxThreads})`,
     );
   }
+  if (options.onError !== undefined && typeof options.onError !== 'function') {
+    throw new InvalidArgumentError(
+      `TaskPool option onError must be a function, got ${describeValue(options.onError)}`,
+    );
+  }
   if (idleTimeoutMs !== undefined && !(typeof idleTimeoutMs === 'number' && idleTimeoutMs >= 0)) {
     throw new InvalidArgumentError(
       `TaskPool option idleTimeoutMs must be a number >= 0, got ${describeValue(idleTimeoutMs)}`,
@@ -105,6 +117,7 @@ const reviver: Reviver = {
 export class TaskPool {
   private readonly pool: Piscina;
   private destroyed = false;
+  private poolErrors = 0;
 
   constructor(options: TaskPoolOptions = {}) {
     checkPoolOptions(options);
@@ -113,6 +126,19 @@ export class TaskPool {
       ...(options.minThreads !== undefined ? { minThreads: options.minThreads } : {}),
       ...(options.maxThreads !== undefined ? { maxThreads: options.maxThreads } : {}),
       ...(options.idleTimeoutMs !== undefined ? { idleTimeout: options.idleTimeoutMs } : {}),
+    });
+    // Piscina emits some errors on the pool, not on a task (a result that
+    // arrives for a task aborted meanwhile: "Unexpected message from
+    // Worker"). Unheard, an 'error' event would end the whole process.
+    const onError = options.onError;
+    this.pool.on('error', (error: unknown) => {
+      this.poolErrors++;
+      if (onError === undefined) return;
+      try {
+        onError(error);
+      } catch {
+        // The hook's own failure changes nothing for the pool.
+      }
     });
   }
 
@@ -129,6 +155,15 @@ export class TaskPool {
         options.signal !== undefined ? { signal: options.signal } : {},
       )) as { ok: unknown } | { error: unknown };
     } catch (error) {
+      if (this.destroyed && !isAbort(error)) {
+        throw new ActorError(
+          'pool_destroyed',
+          'the task pool was destroyed with this task pending',
+          {
+            cause: error,
+          },
+        );
+      }
       const exited = /worker exited with code: (-?\d+)/.exec(String((error as Error)?.message));
       if (exited !== null) throw new PoolWorkerExitError(Number(exited[1]), error);
       throw error;
@@ -160,12 +195,13 @@ export class TaskPool {
     return asyncStream(ctx, items, fn, options);
   }
 
-  /** Queue and worker counts, for monitoring. */
-  stats(): { threads: number; queued: number; completed: number } {
+  /** Queue and worker counts, and the errors piscina reported on the pool (see `onError`). */
+  stats(): { threads: number; queued: number; completed: number; poolErrors: number } {
     return {
       threads: this.pool.threads.length,
       queued: this.pool.queueSize,
       completed: this.pool.completed,
+      poolErrors: this.poolErrors,
     };
   }
 
@@ -182,4 +218,9 @@ export class TaskPool {
     proc.addExitHook(hook);
     return this.run<R>(spec, { signal: abort.signal }).finally(() => proc.removeExitHook(hook));
   }
+}
+
+/** Whether `error` is piscina's abort error (a task cancelled through its signal). */
+function isAbort(error: unknown): boolean {
+  return (error as { name?: unknown } | null)?.name === 'AbortError';
 }
