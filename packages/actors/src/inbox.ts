@@ -179,19 +179,22 @@ export class Inbox {
       try {
         taken = w.match(message);
       } catch (error) {
-        this.waiters.splice(i, 1);
-        if (w.timer !== null) this.system.clock.clearTimeout(w.timer);
-        w.reject(error);
+        this.detach(i).reject(error);
         continue;
       }
       if (taken) {
-        this.waiters.splice(i, 1);
-        if (w.timer !== null) this.system.clock.clearTimeout(w.timer);
-        w.resolve(message);
+        this.detach(i).resolve(message);
         return;
       }
       i++;
     }
     this.queue.push(message);
+  }
+
+  /** Removes waiter `i` and its timer; returns it to be settled. */
+  private detach(i: number): Waiter {
+    const [w] = this.waiters.splice(i, 1);
+    if (w!.timer !== null) this.system.clock.clearTimeout(w!.timer);
+    return w!;
   }
 }

@@ -188,12 +188,11 @@ export function sameExitReason(requested: ExitReason, actual: ExitReason): boole
       requested.message === actual.message
     );
   }
-  return Object.is(requested.shutdown, actual.shutdown) || sameDetail(requested, actual);
-}
-
-/** `{ shutdown: detail }`s whose details render alike (a detail cloned across threads). */
-function sameDetail(a: ShutdownWith, b: ShutdownWith): boolean {
-  return safeString(a.shutdown) === safeString(b.shutdown);
+  // Details that render alike match too: a detail cloned across threads.
+  return (
+    Object.is(requested.shutdown, actual.shutdown) ||
+    safeString(requested.shutdown) === safeString(actual.shutdown)
+  );
 }
 
 /** A process called itself: it would wait on its own mailbox forever. */

@@ -746,6 +746,23 @@ export async function callSupervisor<T>(caller: Caller, sup: Dest, request: unkn
   return outcome.value;
 }
 
+/** A request naming a child by id: the id is checked before anything is asked. */
+function callById<T>(
+  caller: Caller,
+  sup: Dest,
+  operation: string,
+  request: { type: string; id: string },
+): Promise<T> {
+  if (typeof request.id !== 'string') {
+    return Promise.reject(
+      new InvalidArgumentError(
+        `Supervisor.${operation} expects a child id (a string), got ${describeValue(request.id)}`,
+      ),
+    );
+  }
+  return callSupervisor(caller, sup, request);
+}
+
 /** The requests both supervisor kinds answer; `supervisionTree` relies on them. @internal */
 export const WHICH_CHILDREN = { type: 'which_children' } as const;
 /** @internal */
@@ -1279,14 +1296,7 @@ export const Supervisor = {
    * cancelled. Rejects with `ChildNotFoundError` (`not_found`).
    */
   terminateChild(caller: Caller, sup: Dest, id: string): Promise<void> {
-    if (typeof id !== 'string') {
-      return Promise.reject(
-        new InvalidArgumentError(
-          `Supervisor.terminateChild expects a child id (a string), got ${describeValue(id)}`,
-        ),
-      );
-    }
-    return callSupervisor(caller, sup, { type: 'terminate_child', id });
+    return callById(caller, sup, 'terminateChild', { type: 'terminate_child', id });
   },
 
   /**
@@ -1297,26 +1307,12 @@ export const Supervisor = {
    * the intensity.
    */
   restartChild(caller: Caller, sup: Dest, id: string): Promise<Pid | 'ignore'> {
-    if (typeof id !== 'string') {
-      return Promise.reject(
-        new InvalidArgumentError(
-          `Supervisor.restartChild expects a child id (a string), got ${describeValue(id)}`,
-        ),
-      );
-    }
-    return callSupervisor(caller, sup, { type: 'restart_child', id });
+    return callById(caller, sup, 'restartChild', { type: 'restart_child', id });
   },
 
   /** Removes the spec of a child that is not running. Rejects with `not_found`, `running` or `restarting`. */
   deleteChild(caller: Caller, sup: Dest, id: string): Promise<void> {
-    if (typeof id !== 'string') {
-      return Promise.reject(
-        new InvalidArgumentError(
-          `Supervisor.deleteChild expects a child id (a string), got ${describeValue(id)}`,
-        ),
-      );
-    }
-    return callSupervisor(caller, sup, { type: 'delete_child', id });
+    return callById(caller, sup, 'deleteChild', { type: 'delete_child', id });
   },
 
   /** Every child spec with its pid (null if not running), in start order. */

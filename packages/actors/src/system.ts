@@ -168,6 +168,11 @@ export interface ProcessInfo {
 
 const RESOLVED = Promise.resolve();
 
+/** The largest `processBudget` and `turnBudget` a system takes (thread nodes check them too). @internal */
+export const MAX_PROCESS_BUDGET = 1_000_000;
+/** @internal */
+export const MAX_TURN_BUDGET = 10_000_000;
+
 /** Messages of other work after which waiting low-priority processes get a round, at least. */
 const LOW_INTERLEAVE = 64;
 /** Rounds of the normal run queue between two rounds of the low one while both are busy. */
@@ -293,8 +298,13 @@ export class ActorSystem {
       options.telemetry === undefined
         ? null
         : guardTelemetry(options.telemetry, this.logger, this.hookFailures);
-    this.processBudget = checkBudget('processBudget', options.processBudget, 256, 1_000_000);
-    this.turnBudget = checkBudget('turnBudget', options.turnBudget, 8192, 10_000_000);
+    this.processBudget = checkBudget(
+      'processBudget',
+      options.processBudget,
+      256,
+      MAX_PROCESS_BUDGET,
+    );
+    this.turnBudget = checkBudget('turnBudget', options.turnBudget, 8192, MAX_TURN_BUDGET);
     this.callerStacks = options.callerStacks === true;
     this.timers = new Timers(this);
   }
@@ -1174,14 +1184,10 @@ export class ActorSystem {
     if (proc === null) {
       // A process of another thread (by pid, via or remote name): watch it,
       // then ask its node to stop it.
-      const remote = this.remoteTarget(dest);
-      if (remote === null) return Promise.reject(new NoProcError(label));
+      if (this.remoteTarget(dest) === null) return Promise.reject(new NoProcError(label));
       const watch = this.watchExit(dest, timeoutMs, label);
       try {
-        const router = this.router!;
-        if (typeof remote.to === 'number')
-          router.send(router.pid(remote.node, remote.to), KIND_STOP, reason);
-        else router.sendNamed(remote.node, remote.to.name, KIND_STOP, reason);
+        this.sendRemote(dest, KIND_STOP, reason);
       } catch (error) {
         // A reason that cannot cross (UncloneableError): nothing was sent.
         watch.cancel();

@@ -64,6 +64,7 @@ import {
   resolveBrokerOptions,
   resolveSubscribeOptions,
   resolveTopicOptions,
+  type PublishOptionsInput,
   type ResolvedBrokerOptions,
   type ResolvedTopicOptions,
   type SubscribeOptions,
@@ -793,7 +794,9 @@ export class Broker {
   /**
    * Checks a publish and builds its message (the topic stamps its offset and
    * timestamp). The size counts the payload, the metadata and the partition
-   * key, and the measure stops once past `maxPayloadBytes`.
+   * key, and the measure stops once past `maxPayloadBytes`. With `item`,
+   * `options` are a batch item's fields as `checkPublishOptions` returned
+   * them (and the batch checks the pending count once, for all items).
    */
   private prepare(record: TopicRecord, payload: unknown, options: unknown, item = false): Message {
     const limits = record.options;
@@ -806,7 +809,8 @@ export class Broker {
     let metadata = EMPTY_METADATA;
     let partitionKey: string | null = null;
     if (options !== undefined) {
-      const given = checkPublishOptions(options, item);
+      // A batch item's fields were read and checked by `publishBatch` already.
+      const given = item ? (options as PublishOptionsInput) : checkPublishOptions(options, false);
       metadata = checkMetadata(given.metadata);
       if (metadata !== EMPTY_METADATA) size += metadataBytes(metadata, limit - size);
       const key = given.partitionKey;

@@ -28,7 +28,7 @@ import * as Comlink from 'comlink';
 import { ActorError, InvalidArgumentError, StartError, registerErrorClasses } from '../reasons.js';
 import { Pid as PidClass, type Pid } from '../pid.js';
 import type { Context } from '../process.js';
-import { ActorSystem, type ProcessInfo } from '../system.js';
+import { ActorSystem, MAX_PROCESS_BUDGET, MAX_TURN_BUDGET, type ProcessInfo } from '../system.js';
 import type { StartOptions } from '../gen-server.js';
 import type { ChildSpec } from '../supervisor.js';
 import { describeValue } from '../describe.js';
@@ -89,8 +89,8 @@ const WORKER_URL = new URL('./worker.js', import.meta.url);
 
 const INTEGER_RANGES: Record<string, readonly [number, number]> = {
   count: [1, 256],
-  processBudget: [1, 1_000_000],
-  turnBudget: [1, 10_000_000],
+  processBudget: [1, MAX_PROCESS_BUDGET],
+  turnBudget: [1, MAX_TURN_BUDGET],
 };
 
 /** Checks `Threads.start` options: an object of known keys, each in its range. */
@@ -130,15 +130,9 @@ function checkThreadsOptions(options: unknown): ThreadsOptions {
   return options as ThreadsOptions;
 }
 
-function checkCount(count: number | undefined): number {
-  const fallback = Math.max(1, availableParallelism() - 1);
-  if (count === undefined) return fallback;
-  if (!Number.isInteger(count) || count < 1 || count > 256) {
-    throw new InvalidArgumentError(
-      `options.count must be an integer in 1..256, got ${String(count)}`,
-    );
-  }
-  return count;
+/** The thread count: as given (checked by `checkThreadsOptions`), else cores - 1, at least 1. */
+function threadCount(count: number | undefined): number {
+  return count ?? Math.max(1, availableParallelism() - 1);
 }
 
 function checkPlacement(placement: unknown): void {
@@ -181,7 +175,7 @@ export class Threads {
         `Threads.start expects an ActorSystem, got ${describeValue(system)}`,
       );
     }
-    const count = checkCount(checkThreadsOptions(options).count);
+    const count = threadCount(checkThreadsOptions(options).count);
     const router = system.remote ?? new Router(system);
     installErrorTransfer(router);
     const threads = new Threads(system, router, options);
