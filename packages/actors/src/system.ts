@@ -123,7 +123,8 @@ export interface SpawnOptions {
   mailbox?: { capacity: number; overflow?: OverflowPolicy };
   /**
    * Scheduling priority (as Erlang's `process_flag(priority, ...)`). Default
-   * `normal`. `high` processes run before normal ones; `low` ones run when
+   * `normal`. `high` processes run before all others: while one is runnable,
+   * normal and low ones wait (as in Erlang: keep high work short); `low` ones run when
    * normal and high work is done, after the promise reactions that work
    * caused have settled (so a burst reaches them in one activation). While
    * normal work keeps coming they still get a round after every eight rounds
@@ -270,9 +271,9 @@ export class ActorSystem {
   private workSinceLow = false;
   private lowDeferred = false;
   private lowDeferrals = 0;
-  /** Messages of normal and high work since the low queue last had a round. */
+  /** Messages of normal work since the low queue last had a round. */
   private sinceLow = 0;
-  /** Rounds of the normal (and high) run queue since the low queue last had a round. */
+  /** Rounds of the normal run queue since the low queue last had a round. */
   private cycles = 0;
   /** Slices left in the current round of the normal run queue (see `lowRound`). */
   private cycleLeft = 1;
@@ -736,17 +737,24 @@ export class ActorSystem {
     const budget = this.turnBudget;
     let handled = 0;
     while (handled < budget) {
-      const proc = high.length > 0 ? high.shift() : normal.length > 0 ? normal.shift() : null;
-      if (proc === null) break;
+      if (high.length > 0) {
+        // High work runs before everything else, low included (as in Erlang).
+        const proc = high.shift();
+        if (proc.status === S_RUNNABLE) handled += this.runSlice(proc);
+        this.workSinceLow = true;
+        continue;
+      }
+      if (normal.length === 0) break;
+      const proc = normal.shift();
       if (proc.status !== S_RUNNABLE) continue;
       const n = this.runSlice(proc);
       handled += n;
       this.workSinceLow = true;
       if (--this.cycleLeft <= 0) {
         this.cycles++;
-        this.cycleLeft = Math.max(1, normal.length + high.length);
+        this.cycleLeft = Math.max(1, normal.length);
       }
-      // Low-priority processes get a round while other work keeps coming,
+      // Low-priority processes get a round while normal work keeps coming,
       // however that work is spread over turns (see `lowRound`).
       if ((this.sinceLow += n) >= LOW_INTERLEAVE && this.cycles >= LOW_SHARE && low.length > 0) {
         handled += this.lowRound();
@@ -807,8 +815,8 @@ export class ActorSystem {
   };
 
   /**
-   * Gives each low-priority process waiting now one slice. While normal (or
-   * high) work keeps coming, the next round is due once the normal run queue
+   * Gives each low-priority process waiting now one slice. While normal
+   * work keeps coming, the next round is due once the normal run queue
    * has gone round LOW_SHARE times (a round: one slice for each process that
    * was queued when it began) and at least LOW_INTERLEAVE messages of that
    * work have run. So a busy low-priority process gets about 1/LOW_SHARE of
@@ -828,7 +836,7 @@ export class ActorSystem {
     this.workSinceLow = false;
     this.sinceLow = 0;
     this.cycles = 0;
-    this.cycleLeft = Math.max(1, this.runQueue.length + this.highQueue.length);
+    this.cycleLeft = Math.max(1, this.runQueue.length);
     return handled;
   }
 

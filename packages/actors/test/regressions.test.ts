@@ -767,6 +767,36 @@ describe('sixth review: runtime entries in bounded mailboxes, low priority, ctx.
     await sys.shutdown();
   });
 
+  it('a busy high-priority process runs before normal and low ones alike; low never runs ahead of waiting normal work', async () => {
+    // Final review: low processes got rounds while high work starved normal ones.
+    const sys = new ActorSystem();
+    const counts = { high: 0, normal: 0, low: 0 };
+    let duringHigh = { ...counts };
+    const pids = (['high', 'normal', 'low'] as const).map((priority) =>
+      sys.spawn(
+        (m, ctx) => {
+          counts[priority]++;
+          if (priority === 'high' && counts.high >= 200_000) {
+            duringHigh = { ...counts }; // the burst ends here
+            return;
+          }
+          ctx.send(ctx.self, m);
+        },
+        { priority },
+      ),
+    );
+    for (const pid of pids) sys.send(pid, 'go');
+    while (counts.high < 200_000) await tick();
+    expect(duringHigh).toEqual({ high: 200_000, normal: 0, low: 0 });
+    // Once the high work is done, normal and low share as documented (1 : 1/8).
+    const [normalAt, lowAt] = [counts.normal, counts.low];
+    while (counts.normal - normalAt < 200_000) await tick();
+    const ratio = (counts.low - lowAt) / (counts.normal - normalAt);
+    expect(ratio).toBeGreaterThan(1 / 16);
+    expect(ratio).toBeLessThan(1 / 4);
+    await sys.shutdown();
+  });
+
   it('ctx.exit(reason) in init ends the start with that reason, as returning stop(reason) does', async () => {
     const sys = new ActorSystem();
     const reasons: unknown[] = [];
